@@ -1,0 +1,144 @@
+#!/bin/bash
+# The lab's main job, end to end: a compute node crashes and Pacemaker fences
+# it through its BMC and gets it back.
+#
+#   tests/lab/demo.sh [--keep | --down] [NODE]     (NODE defaults to cmp2)
+#
+# 1. install.sh (skips in well under a second when everything is installed)
+# 2. up.sh (about 10 s from nothing; reuses a lab that is already up)
+# 3. kill -9 of NODE's pacemaker-remoted (a crash; the node stays powered)
+# 4. a timeline relative to the crash: node lost -> fencing started -> BMC
+#    power off/on (fence_ipmilan -> ipmi_sim -> bmc-power) -> fenced -> node
+#    back online -> cluster settled; then crm_mon -1 and the fence history.
+#
+# At the end the lab is left as the demo found it: torn down if the demo
+# started it, left up if it was already up. --keep leaves it up in any case
+# (to look around: crm_mon -1, tests/lab/power cmpN status, ...), --down tears
+# it down in any case. Every wait is bounded (90 s for the whole failover).
+set -euo pipefail
+
+# shellcheck source=lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
+keep=''
+node=cmp2
+for arg in "$@"; do
+	case $arg in
+	--keep) keep=yes ;;
+	--down) keep=no ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	cmp[0-9]*) node=$arg ;;
+	*) lab_die "unknown argument: $arg (try --help)" ;;
+	esac
+done
+lab_require_root
+
+"$LAB_DIR/install.sh"
+was_up=''
+lab_is_up && was_up=1
+"$LAB_DIR/up.sh"
+lab_node_check "$node"
+if [ -z "$keep" ]; then
+	if [ -n "$was_up" ]; then keep=yes; else keep=no; fi
+fi
+finish() {
+	local rc=$?
+	if [ "$keep" = no ]; then
+		"$LAB_DIR/down.sh"
+	else
+		lab_log "lab left up (tests/lab/down.sh tears it down)"
+	fi
+	exit "$rc"
+}
+trap finish EXIT
+
+lab_wait_healthy 60 || lab_die "the lab is not healthy; not starting the demo"
+echo
+crm_mon -1 | sed -n '/Node List/,/^$/p'
+
+ns_now() { date +%s%N; }
+# Seconds (3 decimals) from the crash to a time in ns.
+rel() { awk -v a="$1" -v b="$t0" 'BEGIN { printf "%+8.3f s", (a - b) / 1e9 }'; }
+
+declare -A seen=()
+mark() { [ -n "${seen[$1]:-}" ] || seen[$1]=$(ns_now); }
+
+remoted=$(lab_node_remoted_pid "$node") || lab_die "$node's pacemaker-remoted is not running"
+echo
+lab_log "crashing $node: kill -9 of its pacemaker-remoted (pid $remoted)"
+t0=$(ns_now)
+t0_s=$((t0 / 1000000000))
+kill -KILL "$remoted"
+
+deadline=$((t0 + 90 * 1000000000))
+while (($(ns_now) < deadline)); do
+	mon=$(lab_crm_mon_xml || true)
+	online=$(printf '%s' "$mon" | lab_xpath "string(//nodes/node[@name='$node']/@online)" || true)
+	hist=$(timeout 10 stonith_admin --history "$node" --verbose --output-as=xml 2>/dev/null || true)
+	if [ -z "${seen[lost]:-}" ] && [ "$online" = false ]; then mark lost; fi
+	if grep -q 'status="pending"' <<<"$hist"; then mark fencing; fi
+	# A successful fence of the node completed at or after the crash (the
+	# history has whole seconds only).
+	while read -r completed; do
+		[ -n "$completed" ] || continue
+		c=$(date -d "$completed" +%s 2>/dev/null || echo 0)
+		if ((c >= t0_s)); then
+			mark fenced
+			fence_action=$(grep -o "action=\"[a-z]*\" target=\"$node\"[^>]*status=\"success\"[^>]*completed=\"$completed\"" <<<"$hist" |
+				head -n 1 | sed 's/^action="\([a-z]*\)".*delegate="\([^"]*\)".*/\1 of '"$node"' successful (delegate \2)/')
+		fi
+	done < <(grep -o 'status="success"[^>]*completed="[^"]*"' <<<"$hist" | sed 's/.*completed="\([^"]*\)"/\1/')
+	if [ -n "${seen[fenced]:-}" ] && [ "$online" = true ]; then
+		mark online
+		break
+	fi
+	sleep 0.1
+done
+if [ -n "${seen[online]:-}" ]; then
+	lab_settled && mark settled
+fi
+
+# BMC power changes, from the node's power log (ms timestamps).
+power_log=$(lab_node_dir "$node")/power.log
+declare -A bmc=()
+if [ -r "$power_log" ]; then
+	while read -r day time op what value; do
+		[ "$op" = set ] || continue
+		ts=$(date -d "$day $time" +%s%N 2>/dev/null) || continue
+		((ts >= t0)) || continue
+		case $what:$value in
+		power:0) [ -n "${bmc[off]:-}" ] || bmc[off]=$ts ;;
+		power:1) [ -n "${bmc[on]:-}" ] || bmc[on]=$ts ;;
+		reset:1) [ -n "${bmc[reset]:-}" ] || bmc[reset]=$ts ;;
+		esac
+	done <"$power_log"
+fi
+
+agent=$(cat "$LAB_STATE/fence-agent" 2>/dev/null || echo "$LAB_FENCE_AGENT")
+echo
+echo "Timeline of the failover of $node (relative to the crash; polled every ~0.15 s, the fence history has whole seconds):"
+{
+	printf '%s\t%s\n' "$t0" "crash: kill -9 of $node's pacemaker-remoted (pid $remoted)"
+	[ -z "${seen[lost]:-}" ] || printf '%s\t%s\n' "${seen[lost]}" "node lost: crm_mon shows $node offline"
+	[ -z "${seen[fencing]:-}" ] || printf '%s\t%s\n' "${seen[fencing]}" "fencing started: a pending fence of $node in the fence history"
+	[ -z "${bmc[off]:-}" ] || printf '%s\t%s\n' "${bmc[off]}" "BMC: power off ($agent -> ipmi_sim -> bmc-power: every process of $node killed)"
+	[ -z "${bmc[reset]:-}" ] || printf '%s\t%s\n' "${bmc[reset]}" "BMC: reset ($agent -> ipmi_sim -> bmc-power)"
+	[ -z "${bmc[on]:-}" ] || printf '%s\t%s\n' "${bmc[on]}" "BMC: power on ($node boots: pacemaker-remoted starts)"
+	[ -z "${seen[fenced]:-}" ] || printf '%s\t%s\n' "${seen[fenced]}" "fenced: ${fence_action:-fence of $node successful} in the fence history"
+	[ -z "${seen[online]:-}" ] || printf '%s\t%s\n' "${seen[online]}" "node back online: crm_mon shows $node online"
+	[ -z "${seen[settled]:-}" ] || printf '%s\t%s\n' "${seen[settled]}" "cluster settled (crm_resource --wait)"
+} | sort -n | while IFS=$'\t' read -r ts what; do
+	printf '  %s  %s\n' "$(rel "$ts")" "$what"
+done
+
+echo
+crm_mon -1
+echo
+stonith_admin --history '*' --verbose
+
+if [ -z "${seen[online]:-}" ] || [ -z "${seen[fenced]:-}" ]; then
+	lab_die "$node was not fenced and back online within 90 s"
+fi

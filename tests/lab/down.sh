@@ -1,0 +1,86 @@
+#!/bin/bash
+# Tear the umha Pacemaker lab down (about 3 s); safe when nothing is up.
+#
+# Stops, by pid file only, everything up.sh started (pacemakerd and its
+# daemons, corosync, every compute node's processes, the simulated BMCs),
+# removes the lab's netns, veths and bridge, the CIB it installed (restoring
+# whatever it replaced), the Pacemaker scheduler inputs written while the lab
+# ran, and the state dir /run/umha-lab.
+#   UMHA_LAB_KEEP_LOGS=DIR   copy the lab's logs to DIR before removing them
+set -euo pipefail
+
+# shellcheck source=lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
+lab_require_root
+t0=$(date +%s%N)
+
+if [ -n "${UMHA_LAB_KEEP_LOGS:-}" ] && [ -d "$LAB_STATE" ]; then
+	mkdir -p "$UMHA_LAB_KEEP_LOGS"
+	(cd "$LAB_STATE" && find . -name '*.log' -exec cp --parents {} "$UMHA_LAB_KEEP_LOGS/" \;) || true
+	lab_log "logs kept in $UMHA_LAB_KEEP_LOGS"
+fi
+
+# 1. Pacemaker first, so it does not react to the nodes going away. pacemakerd
+#    stops its daemons on SIGTERM; the remote connections close cleanly.
+if [ -e "$LAB_STATE/pacemakerd.pid" ]; then
+	pcmk_pid=$(lab_pidfile_pid "$LAB_STATE/pacemakerd.pid" || true)
+	# pacemakerd's children, to make sure none is left behind
+	children=''
+	if [ -n "$pcmk_pid" ]; then
+		children=$(ps -o pid= --ppid "$pcmk_pid" 2>/dev/null || true)
+	fi
+	lab_stop_pidfile "$LAB_STATE/pacemakerd.pid" 8 || true
+	for pid in $children; do
+		lab_stop_pid "$pid" 2 || true
+	done
+fi
+
+# 2. Compute nodes (power cut: kills everything in their netns) and BMCs.
+for dir in "$LAB_STATE"/nodes/cmp*; do
+	[ -d "$dir" ] || continue
+	node=${dir##*/}
+	lab_node_index "$node" >/dev/null || continue
+	lab_node_cut "$node"
+	lab_stop_pidfile "$dir/bmc/ipmi_sim.pid" 3 || true
+done
+
+# 3. corosync
+lab_stop_pidfile "$LAB_STATE/corosync.pid" 5 || true
+
+# 4. Network
+lab_net_down
+
+# 5. Files: the CIB we installed (and what Pacemaker wrote next to it), the
+#    scheduler inputs written while the lab ran; restore what we replaced.
+if [ -e "$LAB_STATE/started" ]; then
+	find "$LAB_CIB_DIR" -mindepth 1 -delete 2>/dev/null || true
+	if [ -d "$LAB_STATE/backup/cib" ]; then
+		cp -a "$LAB_STATE/backup/cib/." "$LAB_CIB_DIR/"
+	fi
+	find "$LAB_PENGINE_DIR" -maxdepth 1 -type f -name 'pe-*' -newer "$LAB_STATE/started" -delete 2>/dev/null || true
+fi
+# Paths the daemons created on first use (recorded by up.sh).
+if [ -r "$LAB_STATE/created" ]; then
+	while read -r path; do
+		case $path in
+		/run/netns)
+			# ip netns bind-mounts it; only when no netns is left in it
+			if [ -d "$path" ] && [ -z "$(ls -A "$path")" ]; then
+				umount "$path" 2>/dev/null || true
+				rmdir "$path" 2>/dev/null || true
+			fi
+			;;
+		/run/crm) rmdir "$path" 2>/dev/null || true ;;
+		/var/lib/corosync/ringid_1) rm -f "$path" ;;
+		esac
+	done <"$LAB_STATE/created"
+	# last: umount above may have used it (libmount's lock dir)
+	if grep -qx /run/mount "$LAB_STATE/created"; then
+		rmdir /run/mount 2>/dev/null || true
+	fi
+fi
+rm -rf "$LAB_STATE"
+
+t1=$(date +%s%N)
+lab_log "lab down in $(((t1 - t0) / 1000000)) ms"

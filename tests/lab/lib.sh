@@ -1,0 +1,477 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # constants used by the scripts that source this file
+# Shared functions and constants of the umha Pacemaker lab.
+#
+# Sourced by up.sh, down.sh, demo.sh, capture-fixtures.sh, bmc-power and power.
+# Nothing here starts anything when sourced; every function is bounded in time.
+#
+# Layout of the state dir ($LAB_STATE, default /run/umha-lab):
+#   corosync.conf corosync.pid corosync.log     the corosync of the cluster node
+#   pacemakerd.pid pacemakerd.log pacemaker.log  pacemakerd and its daemons' log
+#   cib.xml                                      the CIB written offline by up.sh
+#   started                                      marker (mtime = start of up.sh)
+#   backup/                                      things up.sh replaced, restored by down.sh
+#   nodes/cmpN/                                  one dir per compute node:
+#     init.pid init.log          the node's "kernel": holds its netns/UTS/mount ns
+#     remoted.pid remoted.log    pacemaker-remoted of the node
+#     power.log                  what the BMC was asked to do
+#     bmc/ lan.conf bmc.emu ipmi_sim.pid ipmi_sim.log   the node's simulated BMC
+#
+# Pid files hold the pid on line 1 and the process start time (field 22 of
+# /proc/PID/stat) on line 2, so a recycled pid is never mistaken for ours.
+
+# Strict mode for scripts (they set it too); not in an interactive shell that
+# sources this by hand, where -e would close the shell on the first error.
+case $- in
+*i*) ;;
+*) set -euo pipefail ;;
+esac
+
+# ---- constants --------------------------------------------------------------
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_STATE=${UMHA_LAB_STATE:-/run/umha-lab}
+LAB_NODES=${UMHA_LAB_NODES:-3}
+# A running lab knows how many nodes it was started with.
+if [ -z "${UMHA_LAB_NODES:-}" ] && [ -r "$LAB_STATE/nodes.count" ]; then
+	LAB_NODES=$(cat "$LAB_STATE/nodes.count")
+fi
+LAB_CLUSTER_NODE=ctl1
+LAB_CLUSTER_NAME=umha-lab
+LAB_BRIDGE=umha-br0
+LAB_NET=169.254.77
+LAB_BRIDGE_IP=$LAB_NET.1
+LAB_REMOTE_PORT=3121
+LAB_BMC_HOST=127.0.0.1
+LAB_BMC_PORT_BASE=9000
+LAB_BMC_USER='admin'
+# A lab password for the simulated BMCs (IPMI allows at most 16/20 characters).
+LAB_BMC_PASSWORD=umha-lab-pw
+LAB_FENCE_AGENT=${UMHA_LAB_FENCE_AGENT:-fence_ipmilan}
+LAB_REMOTED=${UMHA_LAB_REMOTED:-/usr/local/sbin/pacemaker-remoted}
+LAB_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+LAB_CIB_DIR=/var/lib/pacemaker/cib
+LAB_PENGINE_DIR=/var/lib/pacemaker/pengine
+LAB_AUTHKEY=/etc/pacemaker/authkey
+
+# Processes every compute node "boots" when powered on, in order. Each name S
+# needs a function lab_svc_S_start NODE. A power cut kills everything in the
+# node's network namespace, so nothing is needed to stop them. Later issues add
+# services here (or start them later, e.g. nova-compute when the cluster allows).
+LAB_NODE_BOOT_SERVICES=(remoted)
+
+# ---- messages ---------------------------------------------------------------
+
+lab_now() { date +%s.%N | cut -c1-14; }
+
+lab_log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2; }
+
+lab_die() {
+	lab_log "ERROR: $*"
+	exit 1
+}
+
+lab_require_root() {
+	[ "$(id -u)" -eq 0 ] || lab_die "must run as root"
+}
+
+# ---- node naming ------------------------------------------------------------
+
+# Names of the compute nodes: cmp1 .. cmpN.
+lab_node_names() {
+	local i
+	for ((i = 1; i <= LAB_NODES; i++)); do
+		printf 'cmp%d\n' "$i"
+	done
+}
+
+# Index of a node name (cmp2 -> 2); fails on anything that is not a lab node.
+lab_node_index() {
+	local n=${1#cmp}
+	case $1 in cmp[0-9]*) ;; *) return 1 ;; esac
+	[[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 200)) || return 1
+	printf '%d\n' "$n"
+}
+
+lab_node_check() {
+	lab_node_index "$1" >/dev/null || lab_die "not a lab node: '$1' (expected cmp1..cmp$LAB_NODES)"
+}
+
+lab_node_ns() { printf 'umha-%s\n' "$1"; }
+lab_node_veth() { printf 'umha-v%s\n' "$1"; }
+lab_node_ip() { printf '%s.%d\n' "$LAB_NET" "$((10 + $(lab_node_index "$1")))"; }
+lab_node_bmc_port() { printf '%d\n' "$((LAB_BMC_PORT_BASE + $(lab_node_index "$1")))"; }
+lab_node_dir() { printf '%s/nodes/%s\n' "$LAB_STATE" "$1"; }
+
+# ---- processes --------------------------------------------------------------
+
+# Start time of a process (clock ticks since boot), empty if it does not exist.
+lab_proc_starttime() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	# shellcheck disable=SC2086  # split the fields on purpose
+	set -- $stat
+	printf '%s\n' "${20}"
+}
+
+# Is PID a live process? A zombie (State: Z) counts as dead: PID 1 here reaps
+# orphans late and kill -0 succeeds on a zombie.
+lab_alive() {
+	local pid=${1:-} state
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	state=$(awk '/^State:/ {print $2; exit}' "/proc/$pid/status" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# Print the pid of a pid file if that process is alive and still the one that
+# was started (same start time). Fails otherwise.
+lab_pidfile_pid() {
+	local file=$1 pid='' start='' now
+	[ -r "$file" ] || return 1
+	{ read -r pid && read -r start; } <"$file" 2>/dev/null || true
+	lab_alive "$pid" || return 1
+	if [ -n "$start" ]; then
+		now=$(lab_proc_starttime "$pid")
+		[ "$now" = "$start" ] || return 1
+	fi
+	printf '%s\n' "$pid"
+}
+
+lab_pidfile_alive() { lab_pidfile_pid "$1" >/dev/null; }
+
+# lab_start_daemon NAME PIDFILE LOGFILE [VAR=value ...] CMD [ARGS...]
+# Starts CMD in the background the way an init system would: own session
+# (setsid), stdin /dev/null, stdout+stderr appended to LOGFILE, every fd above 2
+# closed, a clean environment (env -i PATH=... LANG=C.UTF-8 plus the VAR=value
+# words given). Writes the daemon's own pid (and start time) to PIDFILE.
+# Nothing in the chain forks: the subshell execs setsid, which execs env, which
+# execs CMD; so $! is the daemon's pid.
+lab_start_daemon() {
+	local name=$1 pidfile=$2 logfile=$3 pid start
+	shift 3
+	[ $# -gt 0 ] || lab_die "lab_start_daemon $name: no command"
+	mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
+	rm -f "$pidfile"
+	printf '=== %s: start %s: %s\n' "$(date '+%F %T')" "$name" "$*" >>"$logfile"
+	(
+		exec </dev/null >>"$logfile" 2>&1
+		local fd
+		for fd in /proc/"$BASHPID"/fd/*; do
+			fd=${fd##*/}
+			if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then
+				eval "exec $fd>&-"
+			fi
+		done
+		umask 022
+		cd /
+		exec setsid env -i PATH="$LAB_PATH" LANG=C.UTF-8 "$@"
+	) &
+	pid=$!
+	# Not a job of this shell: no "Killed" notices when it dies.
+	disown "$pid" 2>/dev/null || true
+	start=$(lab_proc_starttime "$pid")
+	printf '%s\n%s\n' "$pid" "$start" >"$pidfile.tmp"
+	mv -f "$pidfile.tmp" "$pidfile"
+}
+
+# lab_wait TIMEOUT_S DESCRIPTION CMD [ARGS...]
+# Polls CMD (every 0.2 s) until it succeeds or TIMEOUT_S seconds have passed.
+# Returns 1 with a clear message on timeout. CMD's output is discarded.
+lab_wait() {
+	local timeout=$1 desc=$2 deadline
+	shift 2
+	deadline=$(($(date +%s%N) + ${timeout%.*} * 1000000000))
+	while true; do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		if (($(date +%s%N) >= deadline)); then
+			lab_log "timed out after ${timeout}s waiting for: $desc"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# lab_stop_pid PID [TIMEOUT_S=5]: TERM, bounded wait, then KILL.
+lab_stop_pid() {
+	local pid=$1 timeout=${2:-5} i
+	lab_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < timeout * 10; i++)); do
+		lab_alive "$pid" || return 0
+		sleep 0.1
+	done
+	lab_log "pid $pid ignored SIGTERM for ${timeout}s, sending SIGKILL"
+	kill -KILL "$pid" 2>/dev/null || true
+	for ((i = 0; i < 30; i++)); do
+		lab_alive "$pid" || return 0
+		sleep 0.1
+	done
+	lab_log "pid $pid still alive after SIGKILL"
+	return 1
+}
+
+# lab_stop_pidfile PIDFILE [TIMEOUT_S=5]: stop the process of a pid file (only if
+# it is still the process that was started) and remove the pid file.
+lab_stop_pidfile() {
+	local file=$1 timeout=${2:-5} pid
+	if pid=$(lab_pidfile_pid "$file"); then
+		lab_stop_pid "$pid" "$timeout" || return 1
+	fi
+	rm -f "$file"
+}
+
+# ---- cluster queries --------------------------------------------------------
+
+lab_is_up() { lab_pidfile_alive "$LAB_STATE/corosync.pid"; }
+
+lab_quorate() {
+	corosync-quorumtool -s 2>/dev/null | grep -Eq '^Quorate:[[:space:]]+Yes'
+}
+
+# crm_mon's XML, with a bounded run time.
+lab_crm_mon_xml() { timeout 10 crm_mon --output-as=xml 2>/dev/null; }
+
+lab_xpath() { xmllint --xpath "$1" - 2>/dev/null; }
+
+# Is there an elected DC?
+lab_have_dc() {
+	lab_crm_mon_xml | lab_xpath 'string(//summary/current_dc/@present)' | grep -qx true
+}
+
+lab_node_online() {
+	lab_crm_mon_xml | lab_xpath "string(//nodes/node[@name='$1']/@online)" | grep -qx true
+}
+
+lab_node_offline() {
+	local xml
+	xml=$(lab_crm_mon_xml) || return 1
+	printf '%s' "$xml" | lab_xpath "string(//nodes/node[@name='$1']/@online)" | grep -qx false
+}
+
+# Number of remote nodes crm_mon shows online.
+lab_remote_online_count() {
+	lab_crm_mon_xml | lab_xpath 'count(//nodes/node[@type="remote"][@online="true"])'
+}
+
+lab_all_remote_online() {
+	[ "$(lab_remote_online_count)" = "$LAB_NODES" ]
+}
+
+# No pending transition (crm_resource --wait is about 2 s even when settled).
+lab_settled() {
+	timeout 40 crm_resource --wait --timeout=30s >/dev/null 2>&1
+}
+
+# Wait until every compute node is online and the cluster settled.
+lab_wait_healthy() {
+	local timeout=${1:-60}
+	lab_wait "$timeout" "all $LAB_NODES remote nodes online" lab_all_remote_online || return 1
+	lab_wait "$timeout" "cluster settled (crm_resource --wait)" lab_settled
+}
+
+# ---- network ----------------------------------------------------------------
+
+lab_net_up() {
+	if ! ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+		ip link add "$LAB_BRIDGE" type bridge
+	fi
+	ip addr replace "$LAB_BRIDGE_IP/24" dev "$LAB_BRIDGE"
+	ip link set "$LAB_BRIDGE" up
+}
+
+lab_net_node_up() {
+	local node=$1 ns veth ip
+	ns=$(lab_node_ns "$node")
+	veth=$(lab_node_veth "$node")
+	ip=$(lab_node_ip "$node")
+	if ! ip netns list | grep -qw "^$ns"; then
+		ip netns add "$ns"
+	fi
+	if ! ip link show "$veth" >/dev/null 2>&1; then
+		ip link add "$veth" type veth peer name "${veth}p"
+		ip link set "${veth}p" netns "$ns"
+		ip -n "$ns" link set "${veth}p" name eth0
+	fi
+	ip link set "$veth" master "$LAB_BRIDGE"
+	ip link set "$veth" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr replace "$ip/24" dev eth0
+	ip -n "$ns" link set eth0 up
+}
+
+# Remove every netns, veth and the bridge of the lab (whatever exists).
+lab_net_down() {
+	local ns veth
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^umha-cmp[0-9]+$' || true); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for veth in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^umha-vcmp[0-9]+$' || true); do
+		ip link del "$veth" 2>/dev/null || true
+	done
+	if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+		ip link del "$LAB_BRIDGE" 2>/dev/null || true
+	fi
+}
+
+# ---- compute nodes: power on, power cut, run inside -------------------------
+
+lab_node_init_pid() { lab_pidfile_pid "$(lab_node_dir "$1")/init.pid"; }
+
+# Is the node "powered on" (its init process alive)?
+lab_node_powered() { lab_node_init_pid "$1" >/dev/null; }
+
+# lab_node_exec NODE CMD...: run CMD inside the node (its netns, mount ns with
+# the private /run, and UTS ns with hostname NODE).
+lab_node_exec() {
+	local node=$1 pid
+	shift
+	lab_node_check "$node"
+	pid=$(lab_node_init_pid "$node") || lab_die "$node is powered off"
+	nsenter -t "$pid" -n -m -u -- "$@"
+}
+
+# Power on: start the node's init (holder of its namespaces), then every boot
+# service (unless its boot is held). Returns at once; safe when already on
+# (then it does nothing).
+lab_node_start() {
+	local node=$1 dir ns svc
+	lab_node_check "$node"
+	dir=$(lab_node_dir "$node")
+	ns=$(lab_node_ns "$node")
+	mkdir -p "$dir"
+	if lab_node_powered "$node"; then
+		return 0
+	fi
+	ip netns list | grep -qw "^$ns" || lab_die "netns $ns is missing (is the lab up?)"
+	# The node's "kernel": own UTS ns (hostname), own mount ns (ip netns exec
+	# makes one) with a private /run that vanishes at power off like a reboot.
+	lab_start_daemon "$node-init" "$dir/init.pid" "$dir/init.log" \
+		ip netns exec "$ns" unshare --uts -- sh -c \
+		"hostname '$node' && mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/resource-agents /run/lock /run/crm && exec sleep infinity"
+	lab_wait 5 "$node init ready" lab_node_init_ready "$node" || return 1
+	if [ -e "$dir/boot-hold" ]; then
+		lab_log "$node: boot held, services not started"
+		return 0
+	fi
+	lab_node_boot "$node"
+}
+
+# Start the node's boot services (the node must be powered).
+lab_node_boot() {
+	local node=$1 svc
+	for svc in "${LAB_NODE_BOOT_SERVICES[@]}"; do
+		"lab_svc_${svc}_start" "$node" || return 1
+	done
+}
+
+# Hold a node's boot: from its next power on, its services do not start (an OS
+# hung at boot). The BMC still reports power on, so fencing succeeds.
+lab_node_hold() {
+	mkdir -p "$(lab_node_dir "$1")"
+	touch "$(lab_node_dir "$1")/boot-hold"
+}
+
+# Release the hold; a node that is powered boots now.
+lab_node_release() {
+	local node=$1
+	rm -f "$(lab_node_dir "$node")/boot-hold"
+	if lab_node_powered "$node" && ! lab_node_remoted_pid "$node" >/dev/null; then
+		lab_node_boot "$node"
+	fi
+}
+
+# Ready once the init has its private /run (and hostname) in place.
+lab_node_init_ready() {
+	local pid
+	pid=$(lab_node_init_pid "$1") || return 1
+	[ "$(nsenter -t "$pid" -u hostname 2>/dev/null)" = "$1" ] &&
+		nsenter -t "$pid" -m -- test -d /run/crm
+}
+
+lab_svc_remoted_start() {
+	local node=$1 dir pid
+	dir=$(lab_node_dir "$node")
+	pid=$(lab_node_init_pid "$node") || return 1
+	lab_start_daemon "$node-remoted" "$dir/remoted.pid" "$dir/remoted.log" \
+		PCMK_logfacility=none PCMK_logfile=none PCMK_stderr=yes \
+		nsenter -t "$pid" -n -m -u -- "$LAB_REMOTED"
+}
+
+# Power cut: SIGKILL every process in the node's network namespace at once.
+# Bounded (about 2 s at most); zombies count as dead.
+lab_node_cut() {
+	local node=$1 dir ns pids pid i left
+	lab_node_check "$node"
+	dir=$(lab_node_dir "$node")
+	ns=$(lab_node_ns "$node")
+	for ((i = 0; i < 20; i++)); do
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		# the init may not be in the netns listing yet if it is starting
+		if pid=$(lab_node_init_pid "$node"); then pids="$pids $pid"; fi
+		left=''
+		for pid in $pids; do
+			if lab_alive "$pid"; then
+				kill -KILL "$pid" 2>/dev/null || true
+				left=1
+			fi
+		done
+		[ -n "$left" ] || break
+		sleep 0.1
+	done
+	rm -f "$dir"/*.pid
+}
+
+# Is the node's pacemaker-remoted running?
+lab_node_remoted_pid() { lab_pidfile_pid "$(lab_node_dir "$1")/remoted.pid"; }
+
+# ---- simulated BMCs (OpenIPMI ipmi_sim) -------------------------------------
+
+# lab_bmc_write_config NODE [PASSWORD]
+lab_bmc_write_config() {
+	local node=$1 password=${2:-$LAB_BMC_PASSWORD} dir port
+	dir=$(lab_node_dir "$node")/bmc
+	port=$(lab_node_bmc_port "$node")
+	mkdir -p "$dir/state"
+	cat >"$dir/lan.conf" <<EOF
+# ipmi_sim configuration of the simulated BMC of $node (umha lab)
+name "$node"
+set_working_mc 0x20
+  startlan 1
+    addr $LAB_BMC_HOST $port
+    priv_limit admin
+    allowed_auths_callback none md2 md5 straight
+    allowed_auths_user none md2 md5 straight
+    allowed_auths_operator none md2 md5 straight
+    allowed_auths_admin none md2 md5 straight
+    guid a123456789abcdefa123456789abcd$(printf '%02x' "$(lab_node_index "$node")")
+  endlan
+  chassis_control "$LAB_DIR/bmc-power $node"
+user 2 true  "$LAB_BMC_USER" "$password" admin 10 none md2 md5 straight
+EOF
+	cat >"$dir/bmc.emu" <<EOF
+mc_setbmc 0x20
+mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
+sel_enable 0x20 1000 0x0a
+mc_enable 0x20
+EOF
+}
+
+# lab_bmc_start NODE [PASSWORD]: start the node's simulated BMC (a different
+# password simulates a misconfigured fence device).
+lab_bmc_start() {
+	local node=$1 dir
+	dir=$(lab_node_dir "$node")/bmc
+	lab_bmc_write_config "$node" "${2:-}"
+	lab_start_daemon "$node-bmc" "$dir/ipmi_sim.pid" "$dir/ipmi_sim.log" \
+		ipmi_sim -n -c "$dir/lan.conf" -f "$dir/bmc.emu" -s "$dir/state"
+}
+
+lab_bmc_ready() {
+	timeout 5 ipmitool -I lanplus -C 3 -H "$LAB_BMC_HOST" -p "$(lab_node_bmc_port "$1")" \
+		-U "$LAB_BMC_USER" -P "$LAB_BMC_PASSWORD" -N 1 -R 1 chassis power status
+}
+
+lab_bmc_stop() { lab_stop_pidfile "$(lab_node_dir "$1")/bmc/ipmi_sim.pid" 3; }

@@ -1,0 +1,244 @@
+#!/bin/bash
+# Bring the umha Pacemaker lab up from nothing (about 10 s).
+#
+#   tests/lab/up.sh             start the lab; if it is already up, say so and exit 0
+#   tests/lab/up.sh --restart   tear a running lab down first, then start it
+#
+# What it starts (all under setsid, pid files and logs in /run/umha-lab):
+#   - corosync (knet on 127.0.0.1, one node "ctl1", votequorum expected_votes 1)
+#   - pacemakerd, with a CIB written offline first (dc-deadtime=2s, fencing on,
+#     one ocf:pacemaker:remote and one stonith device per compute node)
+#   - per compute node cmpN (N = 1..UMHA_LAB_NODES, default 3): a netns
+#     umha-cmpN with a veth to bridge umha-br0 (169.254.77.1/24), node at
+#     169.254.77.(10+N), an "init" holding its UTS/mount namespaces (hostname
+#     cmpN, private /run) and pacemaker-remoted inside
+#   - per compute node a simulated BMC (ipmi_sim) on 127.0.0.1:900N whose power
+#     control is tests/lab/bmc-power
+# Environment:
+#   UMHA_LAB_NODES=3                  number of compute nodes
+#   UMHA_LAB_FENCE_AGENT=fence_ipmilan   agent of the per-node stonith devices
+#                                     (/usr/sbin/<agent>, fence_ipmilan options)
+#   UMHA_LAB_KEEP_ON_FAILURE=1        leave a half-started lab for debugging
+# Needs root and the packages of install.sh. Tear down with down.sh.
+set -euo pipefail
+
+# shellcheck source=lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
+restart=''
+for arg in "$@"; do
+	case $arg in
+	--restart) restart=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*) lab_die "unknown argument: $arg (try --help)" ;;
+	esac
+done
+
+lab_require_root
+t0=$(date +%s%N)
+
+if lab_is_up; then
+	if [ -z "$restart" ]; then
+		lab_log "lab is already up (corosync pid $(lab_pidfile_pid "$LAB_STATE/corosync.pid")); use --restart to start it afresh"
+		exit 0
+	fi
+	lab_log "lab is up; tearing it down first (--restart)"
+	"$LAB_DIR/down.sh"
+elif [ -e "$LAB_STATE" ] || ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+	lab_log "leftovers of an earlier lab found; cleaning up first"
+	"$LAB_DIR/down.sh"
+fi
+
+LAB_NODES=${UMHA_LAB_NODES:-3}
+
+# ---- prerequisites ----------------------------------------------------------
+
+for cmd in corosync corosync-quorumtool pacemakerd cibadmin crm_attribute crm_mon crm_resource \
+	crm_verify stonith_admin ipmi_sim ipmitool xmllint ip nsenter unshare setsid "$LAB_FENCE_AGENT"; do
+	command -v "$cmd" >/dev/null 2>&1 || PATH=$LAB_PATH command -v "$cmd" >/dev/null 2>&1 ||
+		lab_die "$cmd not found; run tests/lab/install.sh first"
+done
+[ -x "/usr/sbin/$LAB_FENCE_AGENT" ] || lab_die "Pacemaker only finds fence agents as /usr/sbin/fence_*: /usr/sbin/$LAB_FENCE_AGENT missing"
+[ -x "$LAB_REMOTED" ] || lab_die "$LAB_REMOTED missing; run tests/lab/install.sh first"
+[ -s "$LAB_AUTHKEY" ] || lab_die "$LAB_AUTHKEY missing; run tests/lab/install.sh first"
+((LAB_NODES >= 1 && LAB_NODES <= 99)) || lab_die "UMHA_LAB_NODES must be 1..99"
+for node in $(lab_node_names); do
+	port=$(lab_node_bmc_port "$node")
+	if [ -n "$(ss -Hlun "sport = :$port" 2>/dev/null)" ]; then
+		lab_die "UDP port $port (BMC of $node) is already in use: $(ss -Hlunp "sport = :$port" | head -n 1)"
+	fi
+done
+
+failed() {
+	local rc=$?
+	trap - EXIT
+	[ "$rc" -ne 0 ] || exit 0
+	lab_log "up.sh failed (exit $rc); logs in $LAB_STATE"
+	for f in "$LAB_STATE"/corosync.log "$LAB_STATE"/pacemakerd.log; do
+		[ -r "$f" ] && { echo "--- tail $f" >&2; tail -n 15 "$f" >&2; }
+	done
+	if [ -n "${UMHA_LAB_KEEP_ON_FAILURE:-}" ]; then
+		lab_log "UMHA_LAB_KEEP_ON_FAILURE set: leaving the half-started lab; run down.sh to clean up"
+	else
+		if [ -d "$LAB_STATE" ]; then
+			mkdir -p /tmp/umha-lab-failed-logs
+			find "$LAB_STATE" -name '*.log' -exec cp --parents {} /tmp/umha-lab-failed-logs/ \; 2>/dev/null || true
+			lab_log "logs copied to /tmp/umha-lab-failed-logs"
+		fi
+		"$LAB_DIR/down.sh" || true
+	fi
+	exit "$rc"
+}
+trap failed EXIT
+
+mkdir -p "$LAB_STATE" "$LAB_STATE/backup"
+chmod 0755 "$LAB_STATE"
+touch "$LAB_STATE/started"
+# Paths the daemons create on first use; down.sh removes the ones that were
+# not there before (if still empty, for the dirs).
+for path in /run/crm /run/mount /run/netns /var/lib/corosync/ringid_1; do
+	[ -e "$path" ] || printf '%s\n' "$path" >>"$LAB_STATE/created"
+done
+printf '%s\n' "$LAB_NODES" >"$LAB_STATE/nodes.count"
+printf '%s\n' "$LAB_FENCE_AGENT" >"$LAB_STATE/fence-agent"
+
+# ---- the CIB, written offline -------------------------------------------------
+
+write_cib() {
+	local cib=$LAB_STATE/cib.xml node ip port
+	cibadmin --empty >"$cib"
+	export CIB_file=$cib
+	crm_attribute --type crm_config --name dc-deadtime --update 2s
+	crm_attribute --type crm_config --name stonith-enabled --update true
+	crm_attribute --type crm_config --name cluster-recheck-interval --update 1min
+	crm_attribute --type crm_config --name cluster-name --update "$LAB_CLUSTER_NAME"
+	for node in $(lab_node_names); do
+		ip=$(lab_node_ip "$node")
+		port=$(lab_node_bmc_port "$node")
+		cibadmin --create --scope resources --xml-text "
+<primitive id=\"$node\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\">
+  <instance_attributes id=\"$node-ia\">
+    <nvpair id=\"$node-server\" name=\"server\" value=\"$ip\"/>
+    <nvpair id=\"$node-port\" name=\"port\" value=\"$LAB_REMOTE_PORT\"/>
+    <nvpair id=\"$node-reconnect\" name=\"reconnect_interval\" value=\"10s\"/>
+  </instance_attributes>
+  <operations>
+    <op id=\"$node-monitor-5s\" name=\"monitor\" interval=\"5s\" timeout=\"15s\"/>
+  </operations>
+</primitive>"
+		cibadmin --create --scope resources --xml-text "
+<primitive id=\"fence-$node\" class=\"stonith\" type=\"$LAB_FENCE_AGENT\">
+  <instance_attributes id=\"fence-$node-ia\">
+    <nvpair id=\"fence-$node-ip\" name=\"ip\" value=\"$LAB_BMC_HOST\"/>
+    <nvpair id=\"fence-$node-ipport\" name=\"ipport\" value=\"$port\"/>
+    <nvpair id=\"fence-$node-username\" name=\"username\" value=\"$LAB_BMC_USER\"/>
+    <nvpair id=\"fence-$node-password\" name=\"password\" value=\"$LAB_BMC_PASSWORD\"/>
+    <nvpair id=\"fence-$node-lanplus\" name=\"lanplus\" value=\"1\"/>
+    <nvpair id=\"fence-$node-cipher\" name=\"cipher\" value=\"3\"/>
+    <nvpair id=\"fence-$node-hostlist\" name=\"pcmk_host_list\" value=\"$node\"/>
+  </instance_attributes>
+  <operations>
+    <op id=\"fence-$node-monitor-60s\" name=\"monitor\" interval=\"60s\" timeout=\"20s\"/>
+  </operations>
+</primitive>"
+		# Stonith devices run on the cluster node; remote nodes cannot run them.
+		cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"fence-$node-on-cluster-nodes\" rsc=\"fence-$node\">
+  <rule id=\"fence-$node-on-cluster-nodes-rule\" score=\"-INFINITY\">
+    <expression id=\"fence-$node-on-cluster-nodes-expr\" attribute=\"#kind\" operation=\"ne\" value=\"cluster\"/>
+  </rule>
+</rsc_location>"
+	done
+	unset CIB_file
+	# Offline there is no quorum, so crm_verify always warns; only errors count.
+	local out
+	out=$(crm_verify --xml-file "$cib" 2>&1) || true
+	if grep -Eqi 'errors found|error:' <<<"$out"; then
+		printf '%s\n' "$out" >&2
+		lab_die "the generated CIB does not verify"
+	fi
+}
+
+install_cib() {
+	# Keep whatever was there (a fresh machine has nothing) for down.sh.
+	if [ -n "$(ls -A "$LAB_CIB_DIR" 2>/dev/null)" ]; then
+		mkdir -p "$LAB_STATE/backup/cib"
+		cp -a "$LAB_CIB_DIR/." "$LAB_STATE/backup/cib/"
+		find "$LAB_CIB_DIR" -mindepth 1 -delete
+	fi
+	install -o hacluster -g haclient -m 0600 "$LAB_STATE/cib.xml" "$LAB_CIB_DIR/cib.xml"
+}
+
+write_corosync_conf() {
+	cat >"$LAB_STATE/corosync.conf" <<EOF
+# corosync of the umha lab: one cluster node, knet on loopback
+totem {
+	version: 2
+	cluster_name: $LAB_CLUSTER_NAME
+	transport: knet
+	crypto_cipher: none
+	crypto_hash: none
+}
+logging {
+	to_stderr: yes
+	to_logfile: no
+	to_syslog: no
+	timestamp: hires
+}
+quorum {
+	provider: corosync_votequorum
+	expected_votes: 1
+}
+nodelist {
+	node {
+		name: $LAB_CLUSTER_NODE
+		nodeid: 1
+		ring0_addr: 127.0.0.1
+	}
+}
+EOF
+}
+
+remoted_listening() {
+	local pid
+	pid=$(lab_node_init_pid "$1") || return 1
+	nsenter -t "$pid" -n -- ss -Hltn "sport = :$LAB_REMOTE_PORT" | grep -q LISTEN
+}
+
+write_cib
+install_cib
+write_corosync_conf
+
+lab_log "starting corosync"
+lab_start_daemon corosync "$LAB_STATE/corosync.pid" "$LAB_STATE/corosync.log" \
+	corosync -f -c "$LAB_STATE/corosync.conf"
+
+# While corosync forms its membership: network, compute nodes and BMCs.
+lab_log "starting $LAB_NODES compute nodes and their BMCs"
+lab_net_up
+for node in $(lab_node_names); do
+	lab_net_node_up "$node"
+	lab_node_start "$node"
+	lab_bmc_start "$node"
+done
+
+lab_wait 20 "corosync quorate" lab_quorate
+lab_log "corosync is quorate; starting pacemakerd"
+lab_start_daemon pacemakerd "$LAB_STATE/pacemakerd.pid" "$LAB_STATE/pacemakerd.log" \
+	PCMK_logfile="$LAB_STATE/pacemaker.log" PCMK_logfacility=none pacemakerd
+
+for node in $(lab_node_names); do
+	lab_wait 10 "pacemaker-remoted of $node listening on :$LAB_REMOTE_PORT" remoted_listening "$node"
+	lab_wait 10 "BMC of $node answering IPMI on $LAB_BMC_HOST:$(lab_node_bmc_port "$node")" lab_bmc_ready "$node"
+done
+
+lab_wait 30 "a DC elected" lab_have_dc
+lab_log "DC elected; waiting for the remote nodes"
+lab_wait_healthy 40
+
+trap - EXIT
+t1=$(date +%s%N)
+lab_log "lab up in $(((t1 - t0) / 1000000)) ms: $LAB_CLUSTER_NODE + $(lab_node_names | paste -sd' ') online, settled"
