@@ -54,9 +54,17 @@ pub fn render(spec: &AgentSpec) -> String {
     u.push_str("  --version     the agent's version\n");
     if !spec.params.is_empty() {
         u.push_str("\nParameters (environment variables OCF_RESKEY_<name>):\n");
+        // Long names get their own column width, so they never run into the summary.
+        let width = spec
+            .params
+            .iter()
+            .map(|p| p.name.len() + 2)
+            .max()
+            .unwrap_or(0)
+            .max(14);
         for p in spec.params {
-            let _ = writeln!(u, "  {:<14}{}", p.name, param_summary(p));
-            let _ = writeln!(u, "  {:<14}{}", "", p.shortdesc.trim());
+            let _ = writeln!(u, "  {:<width$}{}", p.name, param_summary(p));
+            let _ = writeln!(u, "  {:<width$}{}", "", p.shortdesc.trim());
         }
     }
     let _ = writeln!(
