@@ -578,8 +578,8 @@ mod tests {
         let help = run_action(&Dummy, "--help", &[]);
         assert_eq!(help.status, OcfStatus::Success);
         assert!(
-            help.stdout
-                .contains("  op_sleep      duration, default 0s, reloadable\n"),
+            help.stdout.lines().any(|l| l.starts_with("  op_sleep ")
+                && l.ends_with(" duration, default 0s, reloadable")),
             "{}",
             help.stdout
         );
