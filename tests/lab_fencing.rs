@@ -1,5 +1,5 @@
-//! Real fencing in the lab: Pacemaker → fence agent (Debian's fence_ipmilan
-//! unless the lab was started with `UMHA_LAB_FENCE_AGENT`) → simulated BMC
+//! Real fencing in the lab: Pacemaker → fence agent (umha's fence_ipmi, or
+//! what the lab was started with in `UMHA_LAB_FENCE_AGENT`) → simulated BMC
 //! (ipmi_sim) → power cut of the compute node, and the node coming back.
 //! The fence history is read through the `cib` crate.
 //!

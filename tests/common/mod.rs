@@ -13,8 +13,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cib::{Cib, NodeKind, NodeState};
 
-/// The lab's state dir (pid files, logs, BMC power logs).
+/// The lab's default state dir (pid files, logs, BMC power logs).
 pub const STATE_DIR: &str = "/run/umha-lab";
+
+/// The lab's state dir: `UMHA_LAB_STATE` if set (as `lib.sh` reads it), else
+/// [`STATE_DIR`].
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("UMHA_LAB_STATE")
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| PathBuf::from(STATE_DIR), PathBuf::from)
+}
 
 /// Longest a single external command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -24,8 +32,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Lab {
     /// Compute (remote) node names, `cmp1..cmpN`.
     pub nodes: Vec<String>,
-    /// The fence agent of the per-node stonith devices (`fence_ipmilan` unless
-    /// the lab was started with `UMHA_LAB_FENCE_AGENT`).
+    /// The fence agent of the per-node stonith devices (umha's `fence_ipmi`
+    /// unless the lab was started with `UMHA_LAB_FENCE_AGENT`).
     pub fence_agent: String,
 }
 
@@ -36,11 +44,12 @@ pub fn lab_dir() -> PathBuf {
 
 /// The running lab, or a panic that says how to start it.
 pub fn require_lab() -> Lab {
-    let state = Path::new(STATE_DIR);
+    let state = state_dir();
     let pid = read_pid(&state.join("corosync.pid"));
     assert!(
         pid.is_some_and(alive),
-        "the lab is not up: run `sudo tests/lab/up.sh` first (no live corosync in {STATE_DIR}/corosync.pid)"
+        "the lab is not up: run `sudo tests/lab/up.sh` first (no live corosync in {}/corosync.pid)",
+        state.display()
     );
     let count: usize = std::fs::read_to_string(state.join("nodes.count"))
         .ok()
@@ -150,13 +159,7 @@ pub fn alive(pid: u32) -> bool {
 
 /// The pid of `node`'s pacemaker-remoted, if it runs.
 pub fn remoted_pid(node: &str) -> Option<u32> {
-    read_pid(
-        &Path::new(STATE_DIR)
-            .join("nodes")
-            .join(node)
-            .join("remoted.pid"),
-    )
-    .filter(|p| alive(*p))
+    read_pid(&state_dir().join("nodes").join(node).join("remoted.pid")).filter(|p| alive(*p))
 }
 
 /// SIGKILL a process.
@@ -166,10 +169,7 @@ pub fn kill9(pid: u32) {
 
 /// How many times `node`'s BMC was told `set <what> <value>` (from its power log).
 pub fn bmc_requests(node: &str, what: &str) -> usize {
-    let log = Path::new(STATE_DIR)
-        .join("nodes")
-        .join(node)
-        .join("power.log");
+    let log = state_dir().join("nodes").join(node).join("power.log");
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()

@@ -148,7 +148,7 @@ transient_attr_set() {
 }
 
 # ---- (a) healthy --------------------------------------------------------------
-begin healthy "healthy lab: ctl1 (cluster node, DC) and cmp1..cmp$LAB_NODES (remote nodes) online, one fence_ipmilan device per remote node, no fencing yet"
+begin healthy "healthy lab: ctl1 (cluster node, DC) and cmp1..cmp$LAB_NODES (remote nodes) online, one $LAB_FENCE_AGENT device per remote node, no fencing yet"
 note "tests/lab/up.sh --restart"
 lab_wait_healthy 60
 capture_all healthy

@@ -8,7 +8,7 @@
 # 2. up.sh (about 10 s from nothing; reuses a lab that is already up)
 # 3. kill -9 of NODE's pacemaker-remoted (a crash; the node stays powered)
 # 4. a timeline relative to the crash: node lost -> fencing started -> BMC
-#    power off/on (fence_ipmilan -> ipmi_sim -> bmc-power) -> fenced -> node
+#    power off/on (fence agent -> ipmi_sim -> bmc-power) -> fenced -> node
 #    back online -> cluster settled; then crm_mon -1 and the fence history.
 #
 # At the end the lab is left as the demo found it: torn down if the demo

@@ -47,7 +47,9 @@ LAB_BMC_PORT_BASE=9000
 LAB_BMC_USER='admin'
 # A lab password for the simulated BMCs (IPMI allows at most 16/20 characters).
 LAB_BMC_PASSWORD=umha-lab-pw
-LAB_FENCE_AGENT=${UMHA_LAB_FENCE_AGENT:-fence_ipmilan}
+# umha's fence_ipmi (tests/lab/install-agents.sh installs it); UMHA_LAB_FENCE_AGENT=fence_ipmilan
+# runs the lab with Debian's agent instead (same device attributes).
+LAB_FENCE_AGENT=${UMHA_LAB_FENCE_AGENT:-fence_ipmi}
 LAB_REMOTED=${UMHA_LAB_REMOTED:-/usr/local/sbin/pacemaker-remoted}
 LAB_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 LAB_CIB_DIR=/var/lib/pacemaker/cib
@@ -448,7 +450,7 @@ set_working_mc 0x20
     allowed_auths_admin none md2 md5 straight
     guid a123456789abcdefa123456789abcd$(printf '%02x' "$(lab_node_index "$node")")
   endlan
-  chassis_control "$LAB_DIR/bmc-power $node"
+  chassis_control "/usr/bin/env UMHA_LAB_STATE=$LAB_STATE $LAB_DIR/bmc-power $node"
 user 2 true  "$LAB_BMC_USER" "$password" admin 10 none md2 md5 straight
 EOF
 	cat >"$dir/bmc.emu" <<EOF

@@ -16,10 +16,13 @@
 #     control is tests/lab/bmc-power
 # Environment:
 #   UMHA_LAB_NODES=3                  number of compute nodes
-#   UMHA_LAB_FENCE_AGENT=fence_ipmilan   agent of the per-node stonith devices
-#                                     (/usr/sbin/<agent>, fence_ipmilan options)
+#   UMHA_LAB_FENCE_AGENT=fence_ipmi   agent of the per-node stonith devices
+#                                     (/usr/sbin/<agent>, fence_ipmilan options;
+#                                     fence_ipmi comes from install-agents.sh,
+#                                     fence_ipmilan from the Debian package)
 #   UMHA_LAB_KEEP_ON_FAILURE=1        leave a half-started lab for debugging
-# Needs root and the packages of install.sh. Tear down with down.sh.
+# Needs root, the packages of install.sh and (for fence_ipmi) the agents of
+# install-agents.sh. Tear down with down.sh.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -57,11 +60,11 @@ LAB_NODES=${UMHA_LAB_NODES:-3}
 # ---- prerequisites ----------------------------------------------------------
 
 for cmd in corosync corosync-quorumtool pacemakerd cibadmin crm_attribute crm_mon crm_resource \
-	crm_verify stonith_admin ipmi_sim ipmitool xmllint ip nsenter unshare setsid "$LAB_FENCE_AGENT"; do
+	crm_verify stonith_admin ipmi_sim ipmitool xmllint ip nsenter unshare setsid; do
 	command -v "$cmd" >/dev/null 2>&1 || PATH=$LAB_PATH command -v "$cmd" >/dev/null 2>&1 ||
 		lab_die "$cmd not found; run tests/lab/install.sh first"
 done
-[ -x "/usr/sbin/$LAB_FENCE_AGENT" ] || lab_die "Pacemaker only finds fence agents as /usr/sbin/fence_*: /usr/sbin/$LAB_FENCE_AGENT missing"
+[ -x "/usr/sbin/$LAB_FENCE_AGENT" ] || lab_die "Pacemaker only finds fence agents as /usr/sbin/fence_*: /usr/sbin/$LAB_FENCE_AGENT missing (umha's agents: tests/lab/install-agents.sh; or UMHA_LAB_FENCE_AGENT=fence_ipmilan)"
 [ -x "$LAB_REMOTED" ] || lab_die "$LAB_REMOTED missing; run tests/lab/install.sh first"
 [ -s "$LAB_AUTHKEY" ] || lab_die "$LAB_AUTHKEY missing; run tests/lab/install.sh first"
 ((LAB_NODES >= 1 && LAB_NODES <= 99)) || lab_die "UMHA_LAB_NODES must be 1..99"
