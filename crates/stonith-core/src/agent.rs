@@ -34,6 +34,19 @@ pub struct Capabilities {
     pub cycle: bool,
     /// [`PowerDevice::diag`] works: the `diag` action is offered.
     pub diag: bool,
+    /// Opt-out of the core's fencing policy, for a device that cannot take a
+    /// power off while the target is already off (it refuses it, or worse,
+    /// toggles the power back on). Leave it false: IPMI, MAAS and PDUs
+    /// accept a redundant off.
+    ///
+    /// By default, during `off` and `reboot`, an OFF the device reports
+    /// before this run has requested power off is not believed: power off is
+    /// sent anyway, then read back. With this set, that first OFF ends the
+    /// fencing at once ("Success: Already OFF") on the device's word alone,
+    /// and a device that says off while the target still runs (stale state
+    /// after a controller reset, a firmware bug) turns into a false fencing
+    /// success: two hosts writing to one disk.
+    pub redundant_off_unsafe: bool,
 }
 
 /// Who the agent is, for the metadata, `--help`, `--version` and the man page.
@@ -70,6 +83,7 @@ impl AgentInfo {
                 list: false,
                 cycle: false,
                 diag: false,
+                redundant_off_unsafe: false,
             },
         }
     }

@@ -171,12 +171,24 @@ pub fn manpage(info: &AgentInfo, table: &OptionTable) -> String {
         n = roff(name),
         cap = CEILING.as_secs()
     );
-    page.push_str(
+    let first_off = if info.capabilities.redundant_off_unsafe {
+        "This device cannot take a power off while the target is already off, so an OFF it \
+         reports before any request is believed and nothing is sent (Already OFF): a device \
+         reporting a stale state can make a running node look fenced."
+    } else {
+        "While fencing (off, reboot), an OFF that the device reports before this run has \
+         requested power off is not believed: power off is sent anyway and read back, so a \
+         device reporting a stale state cannot make a running node look fenced."
+    };
+    let _ = writeln!(
+        page,
         ".SH VERIFICATION\n\
-         off succeeds only once the power has been read back as off (already off is success). \
+         off succeeds only once the power has been read back as off after power off was \
+         requested. {first_off} \
          reboot succeeds when its off part did, even if powering on fails. With method=cycle \
          the device's own power cycle is used, and success still needs power off to be \
-         observed during the cycle (polled every 0.2 s within power_timeout).\n",
+         observed during the cycle (polled every 0.2 s within power_timeout); a target that \
+         reads off at first is powered off and on instead of being cycled."
     );
     page.push_str(
         ".SH EXIT STATUS\n\
@@ -205,6 +217,7 @@ mod tests {
                 list: true,
                 cycle: true,
                 diag: false,
+                ..Capabilities::default()
             },
             ..AgentInfo::new("fence_z", "Fence agent for Z")
         };
@@ -243,6 +256,7 @@ mod tests {
             assert!(page.contains(section), "{section}");
         }
         assert!(page.contains(".B \\-a, \\-\\-ip=[ip]"));
+        assert!(page.contains("is not believed: power off is sent anyway"));
         assert!(page.contains("Obsoletes: ipaddr"));
         // No line may start with a stray roff control character from the text.
         for line in page.lines() {
@@ -250,5 +264,14 @@ mod tests {
                 panic!("unescaped line: {line}");
             }
         }
+    }
+
+    #[test]
+    fn manpage_names_the_risk_of_the_opt_out() {
+        let (mut info, table) = agent();
+        info.capabilities.redundant_off_unsafe = true;
+        let page = manpage(&info, &table);
+        assert!(page.contains("is believed and nothing is sent (Already OFF)"));
+        assert!(page.contains("can make a running node look fenced"));
     }
 }

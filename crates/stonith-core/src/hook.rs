@@ -31,8 +31,13 @@ pub struct FenceEvent<'a> {
     pub plugs: &'a [String],
     /// When the power was read back as off.
     pub off_at: SystemTime,
-    /// The target was already off before this run: nothing was switched.
-    pub was_already_off: bool,
+    /// The device's first reading, before this run requested power off, said
+    /// off: the target was probably down already (crashed, or powered off by
+    /// an earlier attempt). Only the device's word, so it changes nothing
+    /// about the fencing: power off was still requested and read back (see
+    /// [`crate::Capabilities::redundant_off_unsafe`] for the one exception,
+    /// where nothing was switched).
+    pub reported_off_at_start: bool,
 }
 
 impl FenceEvent<'_> {

@@ -9,9 +9,11 @@
 //! - metadata valid against fence-agents' RelaxNG schema, `--help` and a man
 //!   page, all from the same table ([`metadata`], [`docs`]);
 //! - `password_script`, bounded and never logged ([`password`]);
-//! - the actions and their exit codes, with power-off always read back, one
-//!   overall deadline below Pacemaker's timeout, and hooks after a verified
-//!   off ([`runner`], [`timing`], [`hook`]).
+//! - the actions and their exit codes, with power-off always requested and
+//!   read back (an OFF the device reports before this run asked for one is
+//!   not believed while fencing), one overall deadline below Pacemaker's
+//!   timeout, and hooks after a verified off ([`runner`], [`timing`],
+//!   [`hook`]).
 //!
 //! A minimal agent:
 //!

@@ -169,6 +169,7 @@ mod tests {
                 cycle: true,
                 diag: true,
                 list: false,
+                ..Capabilities::default()
             },
             ..AgentInfo::new("fence_x", "Fence agent for <X> & co")
         };

@@ -2,10 +2,20 @@
 //! and `diag` do with a device, and which exit code they end with.
 //!
 //! The rules, after fence-agents' `fence_action()` and FenceAgentAPI:
-//! - `off` succeeds only once every plug has been **read back** as off;
-//!   already off is success without a change. After the request: wait
+//! - `off` succeeds only once every plug has been **read back** as off
+//!   after this run requested power off. After the request: wait
 //!   `power_wait`, then read back every `stonith_status_sleep` until
 //!   `power_timeout`; a timeout is a failure.
+//! - While fencing (`off`, `reboot`), an OFF the device reports **before**
+//!   this run has requested power off is not believed: a device that says off
+//!   while the node still runs (stale state after a controller reset, a
+//!   firmware hiccup) would otherwise end the fencing at once with two hosts
+//!   writing to one disk. Power off is sent anyway (harmless on a machine
+//!   that is off, for IPMI, MAAS and PDUs) and read back as above; a target
+//!   that really was off costs one request and `power_wait`. fence-agents
+//!   instead reports "Already OFF" without a request; an agent whose device
+//!   cannot take a redundant off may opt back into that, at that risk
+//!   ([`Capabilities::redundant_off_unsafe`]).
 //! - `on`: the same towards on, with `1 + retry_on` attempts.
 //! - `reboot`, method onoff: off as above (a failure is exit 1), then the
 //!   after-off hooks, then on with `retry_on` attempts (fence-agents' count:
@@ -16,7 +26,9 @@
 //!   after `power_wait`, which would miss it) within `power_timeout`;
 //!   fence-agents only checks that the cycle command was accepted. Then the
 //!   hooks run and the runner waits, within what is left, for on (logged,
-//!   never a failure). A target already off is not cycled: it is powered on.
+//!   never a failure). A target whose first reading is off is not cycled
+//!   (a cycle of an off chassis may be refused, and the reading is not
+//!   believed): it gets an explicit off, read back, then on, as with onoff.
 //!   A device that turns out not to support cycling is rebooted with onoff.
 //! - `status`: 0 on, 2 off, 1 unknown or unreachable. With several plugs the
 //!   target is on when any plug is on, as in fence-agents.
@@ -396,7 +408,8 @@ where
     fn off(&mut self, deadline: Deadline, out: &mut dyn Write) -> Result<Outcome, Failure> {
         self.delay(deadline);
         let states = self.initial_states(deadline)?;
-        if all(&states, PowerState::Off) {
+        let reported_off = all(&states, PowerState::Off);
+        if self.believe_reported_off(reported_off) {
             say(out, "Success: Already OFF");
             self.after_off(true, deadline);
             return Ok(Outcome::Success);
@@ -405,16 +418,17 @@ where
             return Err(Failure::TimedOutOff);
         }
         say(out, "Success: Powered OFF");
-        self.after_off(false, deadline);
+        self.after_off(reported_off, deadline);
         Ok(Outcome::Success)
     }
 
     fn reboot(&mut self, deadline: Deadline, out: &mut dyn Write) -> Result<Outcome, Failure> {
         self.delay(deadline);
         let states = self.initial_states(deadline)?;
-        let already_off = all(&states, PowerState::Off);
+        let reported_off = all(&states, PowerState::Off);
+        let believed_off = self.believe_reported_off(reported_off);
         let cycle = self.plan.method == Method::Cycle && self.plan.capabilities.cycle;
-        if cycle && !already_off {
+        if cycle && !reported_off {
             match self.cycle(deadline) {
                 Err(Failure::Device(DeviceError::Unsupported(what))) => {
                     log::warn!(
@@ -428,10 +442,10 @@ where
                 }
             }
         }
-        if !already_off && !self.switch(PowerState::Off, deadline)? {
+        if !believed_off && !self.switch(PowerState::Off, deadline)? {
             return Err(Failure::TimedOutOff);
         }
-        self.after_off(already_off, deadline);
+        self.after_off(reported_off, deadline);
         // The node is fenced from here on: the on part can only be logged.
         let powered_on = match self.power_on_attempts(self.plan.timing.retry_on, deadline) {
             Ok(on) => on,
@@ -469,7 +483,28 @@ where
         }
     }
 
-    fn after_off(&mut self, was_already_off: bool, deadline: Deadline) {
+    /// Whether an OFF in the first reading of a fencing action ends it
+    /// without a power-off request: only when the agent opted out of the
+    /// policy (see the module documentation).
+    fn believe_reported_off(&self, reported_off: bool) -> bool {
+        if !reported_off {
+            return false;
+        }
+        if self.plan.capabilities.redundant_off_unsafe {
+            log::warn!(
+                "the device reports power OFF; believed without a power off request, since \
+                 this agent's device cannot take a redundant off"
+            );
+            return true;
+        }
+        log::info!(
+            "the device reports power OFF before this run requested it; not believed while \
+             fencing: requesting power off anyway, then reading it back"
+        );
+        false
+    }
+
+    fn after_off(&mut self, reported_off_at_start: bool, deadline: Deadline) {
         if self.hooks.is_empty() {
             return;
         }
@@ -478,7 +513,7 @@ where
             nodename: self.plan.nodename.as_deref(),
             plugs: &self.plan.plugs,
             off_at: SystemTime::now(),
-            was_already_off,
+            reported_off_at_start,
         };
         hook::run_all(&mut self.hooks, &event, deadline);
     }

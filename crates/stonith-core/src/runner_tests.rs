@@ -24,6 +24,11 @@ struct World {
     on_error: Option<DeviceError>,
     /// After a change, report the previous state for this many reads.
     lie_reads: u32,
+    /// Report off for this many reads while the power is on, from the
+    /// start (a BMC's stale state after a reset).
+    false_off_reads: u32,
+    /// Power-off requests fail with this while the power is off.
+    off_when_off_error: Option<DeviceError>,
     stale: HashMap<String, (PowerState, u32)>,
     /// After a cycle, read off this many times, then on.
     cycle_off_reads: u32,
@@ -47,6 +52,8 @@ impl Default for World {
             ignore_on_first: 0,
             on_error: None,
             lie_reads: 0,
+            false_off_reads: 0,
+            off_when_off_error: None,
             stale: HashMap::new(),
             cycle_off_reads: 3,
             cycling: HashMap::new(),
@@ -106,8 +113,12 @@ impl PowerDevice for Mock {
             w.stale.insert(k, (old, left - 1));
             return Ok(old);
         }
-        match w.state.get(&k) {
-            Some(state) => Ok(*state),
+        match w.state.get(&k).copied() {
+            Some(PowerState::On) if w.false_off_reads > 0 => {
+                w.false_off_reads -= 1;
+                Ok(PowerState::Off)
+            }
+            Some(state) => Ok(state),
             None => Err(DeviceError::NoSuchPlug(k)),
         }
     }
@@ -131,6 +142,11 @@ impl PowerDevice for Mock {
         let mut w = self.0.borrow_mut();
         let k = key(plug);
         w.calls.push(format!("off{k}"));
+        if w.state.get(&k) == Some(&PowerState::Off)
+            && let Some(err) = w.off_when_off_error.clone()
+        {
+            return Err(err);
+        }
         let errors = std::mem::take(&mut w.errors_after_switch);
         w.status_errors.extend(errors);
         if !w.ignore_off {
@@ -194,6 +210,7 @@ fn plan(action: Action) -> Plan {
                 list: false,
                 cycle: true,
                 diag: false,
+                ..Capabilities::default()
             },
         )
     }
@@ -207,6 +224,7 @@ fn multi_plan(action: Action, plugs: &[&str]) -> Plan {
             list: true,
             cycle: true,
             diag: false,
+            ..Capabilities::default()
         },
         ..plan(action)
     }
@@ -284,8 +302,8 @@ impl AfterOffHook for Recorder {
     fn run(&mut self, event: &FenceEvent<'_>, _deadline: Deadline) -> Result<(), HookError> {
         let at = self.world.borrow().calls.len();
         self.seen.borrow_mut().push(format!(
-            "{} after {at} calls, already_off={}, node={:?}",
-            event.action, event.was_already_off, event.nodename
+            "{} after {at} calls, reported_off_at_start={}, node={:?}",
+            event.action, event.reported_off_at_start, event.nodename
         ));
         self.world.borrow_mut().calls.push("HOOK".into());
         if self.fail {
@@ -366,15 +384,124 @@ fn off_switches_reads_back_and_is_0() {
     );
 }
 
+fn off_world() -> Shared {
+    world(|w| {
+        w.state.insert(String::new(), PowerState::Off);
+    })
+}
+
+/// A plan whose agent opted out of the policy: its device cannot take a
+/// power off while already off.
+fn trusting(mut plan: Plan) -> Plan {
+    plan.capabilities.redundant_off_unsafe = true;
+    plan
+}
+
 #[test]
-fn already_off_is_0_without_a_change() {
+fn reported_off_is_not_believed_off_is_still_sent_and_read_back() {
+    let w = off_world();
+    let r = run(plan(Action::Off), &w);
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(r.stdout, "Success: Powered OFF\n");
+    assert_eq!(
+        calls(&w),
+        vec!["connect", "status", "off", "status", "close"]
+    );
+}
+
+#[test]
+fn reported_off_waits_power_wait_before_reading_back() {
+    let w = off_world();
+    let mut p = plan(Action::Off);
+    p.timing.power_wait = Duration::from_millis(150);
+    let r = run(p, &w);
+    assert_eq!(r.outcome, Outcome::Success);
+    assert!(r.elapsed >= Duration::from_millis(150), "{:?}", r.elapsed);
+}
+
+#[test]
+fn says_off_while_on_is_powered_off_and_verified() {
+    let w = world(|w| w.false_off_reads = 1);
+    let r = run(plan(Action::Off), &w);
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(r.stdout, "Success: Powered OFF\n");
+    assert_eq!(state(&w), PowerState::Off);
+    assert_eq!(
+        calls(&w),
+        vec!["connect", "status", "off", "status", "close"]
+    );
+}
+
+#[test]
+fn says_off_while_on_and_ignores_off_fails_after_power_timeout() {
+    let w = world(|w| {
+        w.false_off_reads = 1;
+        w.ignore_off = true;
+    });
+    let (hook, seen) = recorder(&w, false);
+    let r = run_with(plan(Action::Off), &w, vec![hook]);
+    assert_eq!(r.outcome.exit_code(), 1);
+    assert_eq!(r.stdout, "");
+    assert!(r.elapsed >= Duration::from_millis(200), "{:?}", r.elapsed);
+    assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
+    assert_eq!(state(&w), PowerState::On);
+    assert!(seen.borrow().is_empty());
+    let c = calls(&w);
+    assert_eq!(&c[..3], ["connect", "status", "off"]);
+    let reads = c.iter().filter(|c| *c == "status").count();
+    assert!(reads >= 5, "polled only {reads} times");
+}
+
+#[test]
+fn several_plugs_all_saying_off_all_get_off() {
+    let w = world(|w| {
+        w.state = HashMap::from([("1".into(), PowerState::Off), ("2".into(), PowerState::On)]);
+        w.false_off_reads = 1;
+    });
+    let r = run(multi_plan(Action::Off, &["1", "2"]), &w);
+    assert_eq!(r.outcome, Outcome::Success);
+    let c = calls(&w);
+    assert!(c.contains(&"off1".to_owned()) && c.contains(&"off2".to_owned()));
+    assert_eq!(w.borrow().state["2"], PowerState::Off);
+}
+
+#[test]
+fn a_device_refusing_off_when_off_cannot_confirm_fencing() {
+    // Without the opt-out, a refusal that ends the operation is a failure:
+    // the OFF it reported is still only its word.
+    let refusing = || {
+        world(|w| {
+            w.state.insert(String::new(), PowerState::Off);
+            w.off_when_off_error = Some(DeviceError::Unsupported("already off".into()));
+        })
+    };
+    let w = refusing();
+    assert_eq!(run(plan(Action::Off), &w).outcome, Outcome::Failed);
+
+    // A transient refusal: the request may have gone through, the read-back
+    // after it decides.
     let w = world(|w| {
         w.state.insert(String::new(), PowerState::Off);
+        w.off_when_off_error = Some(DeviceError::Protocol("completion code 0xd5".into()));
     });
     let r = run(plan(Action::Off), &w);
     assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(r.stdout, "Success: Powered OFF\n");
+
+    // The opt-out: the first OFF is believed and nothing is sent.
+    let w = refusing();
+    let r = run(trusting(plan(Action::Off)), &w);
+    assert_eq!(r.outcome, Outcome::Success);
     assert_eq!(r.stdout, "Success: Already OFF\n");
-    assert!(!calls(&w).contains(&"off".to_owned()));
+    assert_eq!(calls(&w), vec!["connect", "status", "close"]);
+}
+
+#[test]
+fn the_opt_out_is_the_false_success_it_warns_about() {
+    let w = world(|w| w.false_off_reads = 1);
+    let r = run(trusting(plan(Action::Off)), &w);
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(state(&w), PowerState::On);
 }
 
 #[test]
@@ -595,7 +722,7 @@ fn reboot_onoff_runs_hooks_between_off_and_on() {
     );
     assert_eq!(
         seen.borrow().as_slice(),
-        ["reboot after 4 calls, already_off=false, node=Some(\"cmp1\")"]
+        ["reboot after 4 calls, reported_off_at_start=false, node=Some(\"cmp1\")"]
     );
 }
 
@@ -627,15 +754,44 @@ fn reboot_fails_when_off_is_not_verified_and_never_tries_on() {
 }
 
 #[test]
-fn reboot_of_an_off_node_only_powers_on() {
-    let w = world(|w| {
-        w.state.insert(String::new(), PowerState::Off);
-    });
+fn reboot_of_a_node_reading_off_still_powers_it_off_first() {
+    let w = off_world();
     let (hook, seen) = recorder(&w, false);
     let r = run_with(plan(Action::Reboot), &w, vec![hook]);
     assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(r.stdout, "Success: Rebooted\n");
+    assert_eq!(
+        calls(&w),
+        vec![
+            "connect", "status", "off", "status", "HOOK", "on", "status", "close"
+        ]
+    );
+    assert!(seen.borrow()[0].contains("reported_off_at_start=true"));
+    assert_eq!(state(&w), PowerState::On);
+}
+
+#[test]
+fn reboot_says_off_while_on_and_ignores_off_fails_and_never_powers_on() {
+    let w = world(|w| {
+        w.false_off_reads = 1;
+        w.ignore_off = true;
+    });
+    let (hook, seen) = recorder(&w, false);
+    let r = run_with(plan(Action::Reboot), &w, vec![hook]);
+    assert_eq!(r.outcome.exit_code(), 1);
+    assert!(calls(&w).contains(&"off".to_owned()));
+    assert!(!calls(&w).contains(&"on".to_owned()));
+    assert!(seen.borrow().is_empty());
+}
+
+#[test]
+fn reboot_with_the_opt_out_only_powers_an_off_node_on() {
+    let w = off_world();
+    let (hook, seen) = recorder(&w, false);
+    let r = run_with(trusting(plan(Action::Reboot)), &w, vec![hook]);
+    assert_eq!(r.outcome, Outcome::Success);
     assert!(!calls(&w).contains(&"off".to_owned()));
-    assert!(seen.borrow()[0].contains("already_off=true"));
+    assert!(seen.borrow()[0].contains("reported_off_at_start=true"));
     assert_eq!(state(&w), PowerState::On);
 }
 
@@ -649,13 +805,18 @@ fn a_failing_hook_does_not_fail_fencing() {
 }
 
 #[test]
-fn hooks_run_on_off_even_when_already_off() {
-    let w = world(|w| {
-        w.state.insert(String::new(), PowerState::Off);
-    });
+fn hooks_learn_the_first_reading_said_off_and_run_after_the_read_back() {
+    let w = off_world();
     let (hook, seen) = recorder(&w, false);
     run_with(plan(Action::Off), &w, vec![hook]);
-    assert!(seen.borrow()[0].contains("already_off=true"));
+    assert_eq!(
+        seen.borrow().as_slice(),
+        ["off after 4 calls, reported_off_at_start=true, node=None"]
+    );
+    assert_eq!(
+        calls(&w),
+        vec!["connect", "status", "off", "status", "HOOK", "close"]
+    );
 }
 
 // cycle
@@ -701,13 +862,48 @@ fn cycle_unsupported_falls_back_to_onoff() {
 }
 
 #[test]
-fn cycle_of_an_off_node_powers_it_on() {
-    let w = world(|w| {
-        w.state.insert(String::new(), PowerState::Off);
-    });
+fn cycle_of_a_node_reading_off_is_an_explicit_off_then_on() {
+    let w = off_world();
     let r = run(cycle_plan(), &w);
     assert_eq!(r.outcome, Outcome::Success);
-    assert!(!calls(&w).contains(&"cycle".to_owned()));
+    assert_eq!(r.stdout, "Success: Rebooted\n");
+    assert_eq!(
+        calls(&w),
+        vec![
+            "connect", "status", "off", "status", "on", "status", "close"
+        ]
+    );
+    assert_eq!(state(&w), PowerState::On);
+}
+
+#[test]
+fn cycle_of_a_node_saying_off_while_on_powers_it_off_for_real() {
+    let w = world(|w| w.false_off_reads = 1);
+    let (hook, seen) = recorder(&w, false);
+    let r = run_with(cycle_plan(), &w, vec![hook]);
+    assert_eq!(r.outcome, Outcome::Success);
+    let c = calls(&w);
+    assert!(!c.contains(&"cycle".to_owned()));
+    assert_eq!(&c[..5], ["connect", "status", "off", "status", "HOOK"]);
+    assert!(seen.borrow()[0].contains("reported_off_at_start=true"));
+
+    // And one that ignores the off is not rebooted.
+    let w = world(|w| {
+        w.false_off_reads = 1;
+        w.ignore_off = true;
+    });
+    let r = run(cycle_plan(), &w);
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert!(!calls(&w).contains(&"on".to_owned()));
+}
+
+#[test]
+fn cycle_with_the_opt_out_only_powers_an_off_node_on() {
+    let w = off_world();
+    let r = run(trusting(cycle_plan()), &w);
+    assert_eq!(r.outcome, Outcome::Success);
+    let c = calls(&w);
+    assert!(!c.contains(&"cycle".to_owned()) && !c.contains(&"off".to_owned()));
     assert_eq!(state(&w), PowerState::On);
 }
 

@@ -684,6 +684,7 @@ mod tests {
                 list: true,
                 cycle: true,
                 diag: false,
+                ..Capabilities::default()
             },
             ..AgentInfo::new("fence_test", "Test agent")
         }

@@ -1,8 +1,6 @@
 //! fence_ipmi as a stonith-core agent: who it is, its options, and how a
 //! session with the BMC is opened.
 
-use std::sync::atomic::AtomicBool;
-
 use ipmi_lan::Session;
 use stonith_core::{
     Action, Agent, AgentInfo, Capabilities, DeviceError, OptionTable, Options, PlugMode,
@@ -12,10 +10,6 @@ use umha_common::Deadline;
 use crate::bmc::{Bmc, device_error};
 use crate::config::lan_config;
 use crate::options;
-
-/// Whether this run has asked for power off; one run per process, shared by
-/// the sessions the runner opens after transient errors (see [`crate::bmc`]).
-static OFF_ASKED: AtomicBool = AtomicBool::new(false);
 
 /// The agent.
 #[derive(Debug)]
@@ -30,7 +24,8 @@ Unlike fence_ipmilan it does not run ipmitool: the password never appears on a c
 in the log, a status takes milliseconds instead of a tenth of a second, and one deadline below \
 Pacemaker's timeout bounds every run, so a dead BMC fails early and the next fencing level gets \
 its turn. Power off, and the off part of reboot, succeed only once the BMC reads the power back \
-as off; an OFF reported before fence_ipmi asked for one is not believed while fencing. \
+as off after fence_ipmi asked for it: an OFF the BMC reports before that is not believed while \
+fencing, and power off is sent anyway (harmless on a machine that is off). \
 method=cycle succeeds only if the power is seen off during the cycle. monitor also checks that \
 the account may raise its session to privlvl, so a device that could not fence fails its \
 monitor. Options that only steer ipmitool (ipmitool_path, ipmitool_timeout, use_sudo, \
@@ -48,6 +43,7 @@ impl Agent for FenceIpmi {
                 list: false,
                 cycle: true,
                 diag: true,
+                ..Capabilities::default()
             },
             ..AgentInfo::new(
                 "fence_ipmi",
@@ -89,8 +85,7 @@ impl Agent for FenceIpmi {
             // its monitor should fail now, not the fencing later.
             session.ensure_privilege().map_err(device_error)?;
         }
-        let fencing = matches!(action, Some(Action::Off | Action::Reboot));
-        Ok(Bmc::new(session, fencing.then_some(&OFF_ASKED)))
+        Ok(Bmc::new(session))
     }
 }
 

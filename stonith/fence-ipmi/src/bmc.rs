@@ -2,16 +2,13 @@
 //! single power requests. Waiting, read-back, retries and the deadline are
 //! the runner's.
 //!
-//! One policy is IPMI's own: while fencing (off, reboot), a power OFF that
-//! the BMC reports before this run has asked for one is not believed. Some
-//! BMCs report stale or wrong states for a while (after a reset, a firmware
-//! hiccup); believing "already off" would end the fencing at once with the
-//! node still running. IPMI power-off is harmless on a chassis that is off,
-//! so the runner is told "unknown" and sends it, then reads the state back as
-//! usual. The cost on a node that really is off is one request and
-//! `power_wait`.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! The states are reported as the BMC gives them. Some BMCs report stale or
+//! wrong states for a while (after a reset, a firmware hiccup); the runner's
+//! fencing policy covers that for every agent: an OFF read before this run
+//! has requested power off is not believed, and power off is sent anyway.
+//! IPMI's Chassis Control power down is harmless on a chassis that is off, so
+//! fence_ipmi keeps that policy (it leaves
+//! `Capabilities::redundant_off_unsafe` unset).
 
 use ipmi_lan::{ChassisControl, CompletionCode, IpmiError, RakpStatus, Session};
 use stonith_core::{DeviceError, PowerDevice, PowerState};
@@ -22,17 +19,12 @@ use umha_common::Deadline;
 pub struct Bmc {
     /// `None` once closed.
     session: Option<Session>,
-    /// While fencing: set once this run has asked for power off (or a
-    /// cycle), across the runner's reconnects; until then an OFF reading is
-    /// reported as unknown. `None` outside fencing.
-    off_asked: Option<&'static AtomicBool>,
 }
 
 impl Bmc {
-    pub fn new(session: Session, off_asked: Option<&'static AtomicBool>) -> Self {
+    pub fn new(session: Session) -> Self {
         Self {
             session: Some(session),
-            off_asked,
         }
     }
 
@@ -46,14 +38,6 @@ impl Bmc {
     }
 
     fn control(&mut self, action: ChassisControl, deadline: Deadline) -> Result<(), DeviceError> {
-        if matches!(
-            action,
-            ChassisControl::PowerOff | ChassisControl::PowerCycle
-        ) && let Some(flag) = self.off_asked
-        {
-            // Before sending: if the answer is lost, the BMC may still have done it.
-            flag.store(true, Ordering::SeqCst);
-        }
         self.session(deadline)?
             .chassis_control(action)
             .map_err(|e| device_error_for(e, action))
@@ -70,19 +54,11 @@ impl PowerDevice for Bmc {
             .session(deadline)?
             .chassis_status()
             .map_err(device_error)?;
-        if status.power_on {
-            return Ok(PowerState::On);
-        }
-        match self.off_asked {
-            Some(flag) if !flag.load(Ordering::SeqCst) => {
-                log::info!(
-                    "the BMC reports power OFF before any power off was asked; not trusting that \
-                     for fencing: powering off anyway (harmless if it is off)"
-                );
-                Ok(PowerState::Unknown)
-            }
-            _ => Ok(PowerState::Off),
-        }
+        Ok(if status.power_on {
+            PowerState::On
+        } else {
+            PowerState::Off
+        })
     }
 
     fn power_on(&mut self, _plug: Option<&str>, deadline: Deadline) -> Result<(), DeviceError> {

@@ -8,7 +8,8 @@
 //! - every option of `fence_ipmilan -o metadata` is accepted with the same
 //!   names, letters and defaults ([`options`], [`config`]);
 //! - power-off is read back before success, and an OFF the BMC reports
-//!   before being asked is not believed while fencing ([`bmc`]);
+//!   before being asked is not believed while fencing (stonith-core's
+//!   policy for every agent; see [`bmc`]);
 //! - the password stays in memory: never on a command line or in the log;
 //! - one deadline below Pacemaker's timeout bounds the whole run, even when
 //!   the BMC is dead (fence_ipmilan's timeouts are disabled under Pacemaker).

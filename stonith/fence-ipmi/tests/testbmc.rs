@@ -318,6 +318,18 @@ const FAULTS: &[Fault] = &[
         expect: Expect::Always,
     },
     Fault {
+        // The stale OFF comes before the request, the truth after it: only
+        // not believing the first reading keeps this from a false success.
+        name: "says off while on, ignores off",
+        faults: |_| Faults {
+            lie_off_reads: 1,
+            ignore_power_off: true,
+            ..Faults::default()
+        },
+        timing: QUICK,
+        expect: Expect::NeverOff,
+    },
+    Fault {
         name: "powers off 3 reads late",
         faults: |_| Faults {
             off_after_reads: 3,

@@ -4,8 +4,8 @@
 //! It proves the core end to end (options, metadata, exit codes, timing,
 //! hooks) and serves the lab as a stand-in for a PDU: the lab's power scripts
 //! read and write the same files. Its misbehaviour options reproduce what
-//! real devices do to fencing: ignore a power-off, lag behind, answer slowly,
-//! not answer at all.
+//! real devices do to fencing: ignore a power-off, lag behind, say off while
+//! the target is on, answer slowly, not answer at all.
 
 mod device;
 
@@ -36,6 +36,7 @@ impl Agent for FenceUmhaDummy {
                 list: true,
                 cycle: true,
                 diag: false,
+                ..Capabilities::default()
             },
             ..AgentInfo::new(
                 "fence_umha_dummy",

@@ -213,17 +213,78 @@ fn status_exit_codes() {
 }
 
 #[test]
-fn off_reads_back_and_already_off_is_success() {
+fn off_reads_back_and_off_again_is_success() {
     let lab = Lab::new();
     let run = lab.stdin("action=off\nplug=n1\n");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "Success: Powered OFF\n");
     assert_eq!(lab.state("n1"), "off");
-    let again = lab.stdin("action=off\nplug=n1\n");
+    // The OFF read first is not believed: off is requested again and read back.
+    let again = lab.stdin("action=off\nplug=n1\nverbose=1\n");
     assert_eq!(
         (again.code, again.stdout.as_str()),
-        (0, "Success: Already OFF\n")
+        (0, "Success: Powered OFF\n"),
+        "{}",
+        again.stderr
     );
+    assert!(again.stderr.contains("not believed"), "{}", again.stderr);
+    assert_eq!(lab.state("n1"), "off");
+}
+
+/// The fencing actions, each leaving the plug off after a verified off
+/// (`retry_on=0`: reboot stops there), so the state file tells whether the
+/// off really happened.
+const FENCING: &[&str] = &[
+    "action=off\n",
+    "action=reboot\nretry_on=0\n",
+    "action=reboot\nretry_on=0\nmethod=cycle\n",
+];
+
+#[test]
+fn says_off_while_on_is_powered_off_for_real() {
+    for action in FENCING {
+        for reads in 1..=3 {
+            let lab = Lab::new();
+            let marker = lab.file("marker");
+            let run = lab.stdin(&format!(
+                "{action}plug=n1\nfalse_off_reads={reads}\nafter_off_file={}\n",
+                marker.display()
+            ));
+            let what = format!("{action:?} false_off_reads={reads}");
+            assert_eq!(run.code, 0, "{what}: {}", run.stderr);
+            assert_eq!(lab.state("n1"), "off", "{what}: exit 0 with the power on");
+            assert!(marker.exists(), "{what}: no after-off marker");
+        }
+    }
+}
+
+#[test]
+fn says_off_while_on_and_ignores_off_fails() {
+    // The lie covers only the reading before the request, as a BMC's stale
+    // state after a reset: the read-backs then tell the truth. (A device that
+    // keeps lying after being asked cannot be caught by any agent, see
+    // a_lying_device_cannot_be_caught_by_status.)
+    for action in FENCING {
+        let lab = Lab::new();
+        let marker = lab.file("marker");
+        let run = lab.stdin(&format!(
+            "{action}plug=n1\nfalse_off_reads=1\nignore_off=1\npower_timeout=0.5\nafter_off_file={}\n",
+            marker.display()
+        ));
+        assert_eq!(run.code, 1, "{action:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Timed out waiting to power OFF"),
+            "{action:?}: {}",
+            run.stderr
+        );
+        assert!(run.elapsed >= Duration::from_millis(500), "{action:?}");
+        assert!(run.elapsed < Duration::from_secs(5), "{action:?}");
+        assert_eq!(lab.state("n1"), "on", "{action:?}");
+        assert!(
+            !marker.exists(),
+            "{action:?}: hook ran without a verified off"
+        );
+    }
 }
 
 #[test]
@@ -470,8 +531,9 @@ fn password_script_is_bounded_by_login_timeout() {
 
 #[test]
 fn a_lying_device_cannot_be_caught_by_status() {
-    // What false_off_reads is for: showing in the lab that an agent can only
-    // be as truthful as its device.
+    // status reports the device's word: an agent can only be as truthful as
+    // its device. Fencing does not take that word before asking for power
+    // off (says_off_while_on_is_powered_off_for_real).
     let lab = Lab::new();
     let run = lab.argv(&["-o", "status", "-n", "n1", "--false-off-reads=1"]);
     assert_eq!(run.code, 2);
