@@ -2,7 +2,7 @@
 # Install what the umha Pacemaker lab needs on Debian 12 (idempotent; as root).
 #
 # Packages: pacemaker pacemaker-cli-utils corosync crmsh pcs fence-agents
-# resource-agents openipmi ipmitool libxml2-utils iproute2 procps util-linux file (CI checks that binaries are static).
+# resource-agents openipmi ipmitool libxml2-utils iproute2 procps util-linux file musl-tools (CI checks that binaries are static).
 # pacemaker-remote conflicts with pacemaker in Debian 12, so its one binary is
 # extracted from its .deb to /usr/local/sbin/pacemaker-remoted (its libraries
 # all come with pacemaker). Ensures /etc/pacemaker/authkey (root:haclient 0640).
@@ -10,7 +10,7 @@
 set -euo pipefail
 
 PACKAGES=(pacemaker pacemaker-cli-utils corosync crmsh pcs fence-agents resource-agents
-	openipmi ipmitool libxml2-utils iproute2 procps util-linux file)
+	openipmi ipmitool libxml2-utils iproute2 procps util-linux file musl-tools)
 REMOTED=/usr/local/sbin/pacemaker-remoted
 AUTHKEY=/etc/pacemaker/authkey
 APT_CACHE=/var/cache/umha-lab/apt

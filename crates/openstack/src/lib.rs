@@ -1,0 +1,61 @@
+//! A blocking Keystone v3 + Nova client: just what compute-node HA needs.
+//!
+//! - [`clouds`]: credentials from `clouds.yaml` (+ `secure.yaml`) or `OS_*`.
+//! - [`auth`]: the Keystone token and its catalog.
+//! - [`session`]: TLS (rustls, no OpenSSL), token reuse and re-auth on 401,
+//!   bounded timeouts from a [`Deadline`](umha_common::Deadline), bounded
+//!   reads, retries only where repeating is harmless.
+//! - [`microversion`]: negotiation from `GET /` (2.11 to 2.87 by default).
+//! - [`compute`]: the Nova client; the concepts on it: [`service`] (force
+//!   down, disable, enable), [`server`] (paged listing by host, evacuate,
+//!   progress), [`migration`] (the exactly-once pre-check), [`hypervisor`].
+//! - [`bulk`]: bounded parallelism on scoped threads.
+//!
+//! Every decoder takes `&[u8]` and returns a typed error for any input; no
+//! secret (password, application-credential secret, token) is ever in a
+//! `Debug` output, a log line or an error message.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use openstack::{CloudConfig, Compute, ComputeOptions, EvacuateOptions, EvacuationStatus, Session, SessionOptions};
+//! use umha_common::Deadline;
+//!
+//! let deadline = Deadline::after(Duration::from_secs(60));
+//! let cloud = CloudConfig::load(Some("lab"), None)?;
+//! let session = Arc::new(Session::new(cloud, SessionOptions::default())?);
+//! let nova = Compute::connect(session, ComputeOptions::default(), deadline)?;
+//! let svc = nova.compute_service("cmp1", deadline)?;
+//! nova.force_down(&svc, deadline)?;
+//! nova.disable(&svc, "umha: cmp1 fenced", deadline)?;
+//! for server in nova.servers_on_host("cmp1", deadline)? {
+//!     if nova.evacuation_status(&server, "cmp1", None, deadline)? == EvacuationStatus::NotEvacuated {
+//!         nova.evacuate(&server.id, &EvacuateOptions::default(), deadline)?;
+//!     }
+//! }
+//! # Ok::<(), openstack::Error>(())
+//! ```
+
+pub mod auth;
+pub mod bulk;
+pub mod clouds;
+pub mod compute;
+pub mod error;
+pub mod hypervisor;
+pub mod microversion;
+pub mod migration;
+pub mod server;
+pub mod service;
+pub mod session;
+mod tls;
+
+pub use auth::{Catalog, Token};
+pub use clouds::{CloudConfig, Credential, Interface};
+pub use compute::{Compute, ComputeOptions, NovaId};
+pub use error::{Error, Result};
+pub use hypervisor::Hypervisor;
+pub use microversion::{Microversion, VersionRange};
+pub use migration::{EvacuationStatus, Migration, MigrationQuery};
+pub use server::{EvacuateOptions, Progress, Server};
+pub use service::{Service, ServiceState, ServiceStatus};
+pub use session::{Retry, Session, SessionOptions};
