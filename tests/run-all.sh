@@ -56,6 +56,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit and component tests"
 cargo test --workspace --locked
 
+step "fuzz smoke run: every ipmi-lan decoder, ${UMHA_FUZZ_SECONDS:-5}s each"
+bash crates/ipmi-lan/fuzz/run.sh "${UMHA_FUZZ_SECONDS:-5}"
+
 if [ "$have_musl" = 1 ]; then
     step "static release build ($MUSL)"
     cargo build --release --locked --target "$MUSL" --workspace --bins
