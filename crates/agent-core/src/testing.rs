@@ -9,6 +9,7 @@
 //! }
 //! ```
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ use crate::{Action, AgentSpec, Env, OcfStatus, Outcome, ResourceAgent, execute};
 
 /// The OCF 1.0 DTD that resource-agents installs and ocf-tester validates against.
 pub const RA_API_DTD: &str = "/usr/share/resource-agents/ra-api-1.dtd";
+
+/// resource-agents' ocf-tester, used when PATH lacks /usr/sbin.
+pub const OCF_TESTER: &str = "/usr/sbin/ocf-tester";
 
 /// An environment from `(name, value)` pairs.
 pub fn env(pairs: &[(&str, &str)]) -> Env {
@@ -129,4 +133,58 @@ pub fn xmllint_dtd(xml: &str) -> Option<Result<(), String>> {
         Ok(o) if o.success() => Some(Ok(())),
         Ok(o) => Some(Err(String::from_utf8_lossy(&o.stderr).into_owned())),
     }
+}
+
+/// Run resource-agents' `ocf-tester` on the `agent` binary as resource
+/// `name`, each of `params` (`name=value`) as an `-o`, bounded to 120 s.
+/// The agent logs only to a file (`HA_LOGFACILITY=none`; pass `HA_LOGFILE`
+/// and a private `HA_RSCTMP` in `env`), without `HA_debug`.
+///
+/// `None` (after a `SKIPPED:` line) when ocf-tester is not installed;
+/// otherwise its output, `Err` unless it passed all tests.
+pub fn ocf_tester(
+    agent: &str,
+    name: &str,
+    params: &[&str],
+    env: &[(&str, &OsStr)],
+) -> Option<Result<String, String>> {
+    let tester = if Path::new(OCF_TESTER).exists() {
+        OCF_TESTER
+    } else {
+        "ocf-tester"
+    };
+    let mut args = vec!["-n", name];
+    for p in params {
+        args.extend(["-o", p]);
+    }
+    args.push(agent);
+    let mut cmd = umha_common::Command::new(tester)
+        .args(&args)
+        .env("HA_LOGFACILITY", "none")
+        .env("OCF_ROOT", "/usr/lib/ocf")
+        .env_remove("HA_debug")
+        .timeout(Duration::from_secs(120));
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    let out = match cmd.run() {
+        Err(umha_common::ExecError::NotFound { .. }) => {
+            println!("SKIPPED: ocf-tester is not installed (package resource-agents)");
+            return None;
+        }
+        Err(e) => return Some(Err(format!("ocf-tester: {e}"))),
+        Ok(out) => out,
+    };
+    let text = format!(
+        "{}{}",
+        out.stdout_lossy(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(if !out.success() {
+        Err(format!("ocf-tester failed ({}):\n{text}", out.code()))
+    } else if !text.contains("passed all tests") {
+        Err(format!("ocf-tester did not pass all tests:\n{text}"))
+    } else {
+        Ok(text)
+    })
 }

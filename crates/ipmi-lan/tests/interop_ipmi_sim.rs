@@ -9,19 +9,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ADMIN, IpmiSim, OPERATOR, PLAIN_USER, SimUser};
+use common::sim;
 use ipmi_lan::{
     AuthFailure, AuthType, ChassisControl, CompletionCode, Config, IpmiError, Privilege, Session,
 };
+use ipmi_testbmc::harness::{ADMIN, IpmiSim, OPERATOR, PLAIN_USER, ipmitool, require};
 use umha_common::{Deadline, Secret};
-
-fn sim(users: &[SimUser]) -> Option<IpmiSim> {
-    let s = IpmiSim::start(users);
-    if s.is_none() {
-        eprintln!("SKIPPED: ipmi_sim is not installed");
-    }
-    s
-}
 
 fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(20))
@@ -228,8 +221,7 @@ fn completes_through_a_lossy_relay() {
 #[test]
 fn timing_against_ipmitool() {
     let Some(sim) = sim(&[ADMIN]) else { return };
-    if common::tool("ipmitool").is_none() {
-        eprintln!("SKIPPED: ipmitool is not installed");
+    if require("ipmitool").is_none() {
         return;
     }
     let mut cfg = sim.config(&ADMIN);
@@ -244,7 +236,7 @@ fn timing_against_ipmitool() {
         ours.push(t0.elapsed());
 
         let t0 = Instant::now();
-        let (code, out) = common::ipmitool(
+        let (code, out) = ipmitool(
             sim.port,
             ADMIN.name,
             ADMIN.password,

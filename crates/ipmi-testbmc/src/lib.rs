@@ -13,6 +13,8 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 mod bmc;
+#[cfg(feature = "harness")]
+pub mod harness;
 pub mod relay;
 mod rng;
 

@@ -58,6 +58,8 @@ pub mod agent;
 pub mod device;
 pub mod docs;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod hook;
 pub mod input;
 pub mod metadata;

@@ -161,7 +161,7 @@ pub(crate) fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::agent::Capabilities;
-    use crate::spec::common;
+    use crate::fixtures::add_login;
 
     fn ipmi_like() -> (AgentInfo, OptionTable) {
         let info = AgentInfo {
@@ -174,12 +174,7 @@ mod tests {
             ..AgentInfo::new("fence_x", "Fence agent for <X> & co")
         };
         let mut table = OptionTable::common(&info);
-        table
-            .add(common::ip())
-            .add(common::ipport("623"))
-            .add(common::username())
-            .add(common::password())
-            .add(common::password_script());
+        add_login(&mut table);
         table.finish(&info);
         (info, table)
     }

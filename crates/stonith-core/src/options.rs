@@ -481,33 +481,14 @@ pub fn parse_seconds(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::Capabilities;
+    use crate::fixtures::{add_login, info};
     use crate::input::{cmdline, stdin};
     use crate::spec::common;
-
-    fn info(plugs: PlugMode) -> AgentInfo {
-        AgentInfo {
-            plugs,
-            capabilities: Capabilities {
-                list: true,
-                cycle: true,
-                diag: false,
-                ..Capabilities::default()
-            },
-            ..AgentInfo::new("fence_test", "test")
-        }
-    }
 
     fn table(plugs: PlugMode) -> OptionTable {
         let info = info(plugs);
         let mut table = OptionTable::common(&info);
-        table
-            .add(common::ip())
-            .add(common::ipport("623"))
-            .add(common::username())
-            .add(common::password())
-            .add(common::password_script())
-            .set_default("power_wait", "2");
+        add_login(&mut table).set_default("power_wait", "2");
         table.finish(&info);
         table
     }

@@ -675,20 +675,7 @@ pub mod common {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::Capabilities;
-
-    fn info(plugs: PlugMode) -> AgentInfo {
-        AgentInfo {
-            plugs,
-            capabilities: Capabilities {
-                list: true,
-                cycle: true,
-                diag: false,
-                ..Capabilities::default()
-            },
-            ..AgentInfo::new("fence_test", "Test agent")
-        }
-    }
+    use crate::fixtures::info;
 
     #[test]
     fn lookup_accepts_both_spellings_and_old_names() {

@@ -6,56 +6,23 @@
 
 mod support;
 
-use std::path::Path;
-use std::time::Duration;
+use std::ffi::OsStr;
 
+use agent_core::testing;
 use support::{AGENT, Sandbox};
-use umha_common::{Command, ExecError};
-
-const OCF_TESTER: &str = "/usr/sbin/ocf-tester";
 
 /// Run ocf-tester with `params`; `None` when it is not installed.
 fn ocf_tester(sandbox: &Sandbox, params: &[&str]) -> Option<String> {
-    let tester = if Path::new(OCF_TESTER).exists() {
-        OCF_TESTER
-    } else {
-        "ocf-tester"
-    };
-    let mut args = vec!["-n", "storage", "-o", "CRM_meta_on_node=lab1"];
-    for p in params {
-        args.extend(["-o", p]);
-    }
-    args.push(AGENT);
-    let out = Command::new(tester)
-        .args(&args)
-        .env("PATH", sandbox.path_var())
-        .env("HA_RSCTMP", sandbox.rsctmp())
-        .env("HA_LOGFACILITY", "none")
-        .env("HA_LOGFILE", sandbox.path("ha.log"))
-        .env("OCF_ROOT", "/usr/lib/ocf")
-        .env_remove("HA_debug")
-        .timeout(Duration::from_secs(120))
-        .run();
-    let out = match out {
-        Err(ExecError::NotFound { .. }) => {
-            println!("SKIPPED: ocf-tester is not installed (package resource-agents)");
-            return None;
-        }
-        other => other.unwrap(),
-    };
-    let text = format!(
-        "{}{}",
-        out.stdout_lossy(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.success(),
-        "ocf-tester failed ({}):\n{text}\nlog:\n{}",
-        out.code(),
-        sandbox.log()
-    );
-    assert!(text.contains("passed all tests"), "{text}");
-    Some(text)
+    let mut all = vec!["CRM_meta_on_node=lab1"];
+    all.extend_from_slice(params);
+    let (path, rsctmp, log) = (sandbox.path_var(), sandbox.rsctmp(), sandbox.path("ha.log"));
+    let env = [
+        ("PATH", OsStr::new(&path)),
+        ("HA_RSCTMP", rsctmp.as_os_str()),
+        ("HA_LOGFILE", log.as_os_str()),
+    ];
+    let result = testing::ocf_tester(AGENT, "storage", &all, &env)?;
+    Some(result.unwrap_or_else(|e| panic!("{e}\nlog:\n{}", sandbox.log())))
 }
 
 #[test]

@@ -4,57 +4,25 @@
 // A test: a failed setup step is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::time::Duration;
+use std::ffi::OsStr;
 
-use umha_common::{Command, ExecError};
+use agent_core::testing;
 
-const OCF_TESTER: &str = "/usr/sbin/ocf-tester";
-
+/// ocf-tester as resource `umha-test` with `extra` parameters: the
+/// HA_RSCTMP left behind and the log, `None` when it is not installed.
 fn ocf_tester(extra: &[&str]) -> Option<(tempfile::TempDir, String)> {
-    let tester = if Path::new(OCF_TESTER).exists() {
-        OCF_TESTER
-    } else {
-        "ocf-tester"
-    };
     let agent = env!("CARGO_BIN_EXE_umha-dummy");
     let rsctmp = tempfile::tempdir().unwrap();
     let log = rsctmp.path().join("ha.log");
-    let mut args = vec![
-        "-n",
-        "umha-test",
-        "-o",
-        "CRM_meta_on_node=lab1",
-        "-o",
-        "fake=x y & <z>",
+    let mut params = vec!["CRM_meta_on_node=lab1", "fake=x y & <z>"];
+    params.extend_from_slice(extra);
+    let env = [
+        ("HA_RSCTMP", rsctmp.path().as_os_str()),
+        ("HA_LOGFILE", OsStr::new(&log)),
     ];
-    for e in extra {
-        args.extend(["-o", e]);
+    if let Err(e) = testing::ocf_tester(agent, "umha-test", &params, &env)? {
+        panic!("{e}");
     }
-    args.push(agent);
-    let out = Command::new(tester)
-        .args(&args)
-        .env("HA_RSCTMP", rsctmp.path())
-        .env("HA_LOGFACILITY", "none")
-        .env("HA_LOGFILE", &log)
-        .env("OCF_ROOT", "/usr/lib/ocf")
-        .env_remove("HA_debug")
-        .timeout(Duration::from_secs(120))
-        .run();
-    let out = match out {
-        Err(ExecError::NotFound { .. }) => {
-            println!("SKIPPED: ocf-tester is not installed (package resource-agents)");
-            return None;
-        }
-        other => other.unwrap(),
-    };
-    let text = format!(
-        "{}{}",
-        out.stdout_lossy(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.success(), "ocf-tester failed ({}):\n{text}", out.code());
-    assert!(text.contains("passed all tests"), "{text}");
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     Some((rsctmp, logged))
 }

@@ -10,7 +10,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{ADMIN, IpmiSim, Run, fence_ipmi, fence_ipmilan, require};
+use common::{Run, fence_ipmi, fence_ipmilan, sim};
+use ipmi_testbmc::harness::{ADMIN, IpmiSim, require};
 
 #[derive(Debug, Clone, Copy)]
 struct Step {
@@ -80,7 +81,7 @@ fn status_line(run: &Run) -> Option<&str> {
 /// Run `steps` with both agents, each on its own ipmi_sim (so one agent's
 /// actions cannot hide the other's), and compare step by step.
 fn compare(fence_ipmilan_bin: &Path, proto: &str, steps: &[Step]) {
-    let (Some(ours), Some(theirs)) = (IpmiSim::start(&[ADMIN]), IpmiSim::start(&[ADMIN])) else {
+    let (Some(ours), Some(theirs)) = (sim(&[ADMIN]), sim(&[ADMIN])) else {
         return;
     };
     let mut table = String::new();

@@ -9,7 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN, IpmiSim, OPERATOR, Run, SimUser, fence_ipmi, fence_ipmi_argv};
+use common::{Run, fence_ipmi, fence_ipmi_argv};
+use ipmi_testbmc::harness::{ADMIN, IpmiSim, OPERATOR, SimUser};
 
 /// Fast timing for a simulator that switches at once.
 const FAST: &str = "power_wait=0\nstonith_status_sleep=0.1\npower_timeout=5\n";
@@ -63,7 +64,7 @@ fn every_action(sim: &IpmiSim, user: &SimUser, proto: &str) {
 
 #[test]
 fn lanplus_suite3_administrator() {
-    let Some(sim) = IpmiSim::start(&[ADMIN]) else {
+    let Some(sim) = common::sim(&[ADMIN]) else {
         return;
     };
     every_action(&sim, &ADMIN, "lanplus=1\ncipher=3\n");
@@ -71,7 +72,7 @@ fn lanplus_suite3_administrator() {
 
 #[test]
 fn lanplus_automatic_suite_falls_back_to_3_without_a_stall() {
-    let Some(sim) = IpmiSim::start(&[ADMIN]) else {
+    let Some(sim) = common::sim(&[ADMIN]) else {
         return;
     };
     let r = run(&sim, &ADMIN, "lanplus=1\naction=status\nverbose=1\n");
@@ -86,7 +87,7 @@ fn lanplus_automatic_suite_falls_back_to_3_without_a_stall() {
 
 #[test]
 fn ipmi15_administrator_and_auth_types() {
-    let Some(sim) = IpmiSim::start(&[ADMIN]) else {
+    let Some(sim) = common::sim(&[ADMIN]) else {
         return;
     };
     every_action(&sim, &ADMIN, "lanplus=0\n");
@@ -98,7 +99,7 @@ fn ipmi15_administrator_and_auth_types() {
 
 #[test]
 fn operator_account_with_privlvl_operator() {
-    let Some(sim) = IpmiSim::start(&[ADMIN, OPERATOR]) else {
+    let Some(sim) = common::sim(&[ADMIN, OPERATOR]) else {
         return;
     };
     every_action(&sim, &OPERATOR, "lanplus=1\ncipher=3\nprivlvl=operator\n");
@@ -107,7 +108,7 @@ fn operator_account_with_privlvl_operator() {
 
 #[test]
 fn method_cycle_sees_the_power_go_off() {
-    let Some(sim) = IpmiSim::start(&[ADMIN]) else {
+    let Some(sim) = common::sim(&[ADMIN]) else {
         return;
     };
     let r = run(
@@ -126,7 +127,7 @@ fn method_cycle_sees_the_power_go_off() {
 
 #[test]
 fn wrong_password_or_user_is_a_clear_error() {
-    let Some(sim) = IpmiSim::start(&[ADMIN]) else {
+    let Some(sim) = common::sim(&[ADMIN]) else {
         return;
     };
     for proto in ["lanplus=1\ncipher=3\n", "lanplus=1\n", "lanplus=0\n"] {
@@ -168,7 +169,7 @@ fn wrong_password_or_user_is_a_clear_error() {
 
 #[test]
 fn command_line_letters_as_fence_ipmilan() {
-    let Some(sim) = IpmiSim::start(&[ADMIN]) else {
+    let Some(sim) = common::sim(&[ADMIN]) else {
         return;
     };
     let port = sim.port.to_string();

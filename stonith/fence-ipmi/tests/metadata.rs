@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{fence_ipmi_argv, require, run_with};
+use common::{fence_ipmi_argv, run_with};
+use ipmi_testbmc::harness::require;
 
 const SCHEMA: &str = "/usr/share/cluster/relaxng/metadata.rng";
 

@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Run, fence_ipmi, tool};
+use common::{Run, fence_ipmi};
 use ipmi_lan::{ChassisControl, Privilege};
+use ipmi_testbmc::harness::{ipmitool, tool};
 use ipmi_testbmc::{BmcConfig, CcFault, Event, Faults, TestBmc, User};
 
 const PASSWORD: &str = "Zq8-bmc-pw";
@@ -97,34 +98,14 @@ fn suite_17_explicit_and_automatic() {
     );
 
     // ipmitool, an independent client, agrees with what fence_ipmi left behind.
-    if let Some(ipmitool) = tool("ipmitool") {
-        let out = umha_common::Command::new(ipmitool)
-            .args([
-                "-I",
-                "lanplus",
-                "-C",
-                "17",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &b.port().to_string(),
-                "-U",
-                "admin",
-                "-E",
-                "chassis",
-                "power",
-                "status",
-            ])
-            .env("IPMI_PASSWORD", PASSWORD)
-            .timeout(Duration::from_secs(30))
-            .run()
-            .expect("ipmitool");
-        assert!(
-            out.stdout_lossy().contains("Chassis Power is off"),
-            "{}{}",
-            out.stdout_lossy(),
-            out.stderr_summary()
+    if tool("ipmitool").is_some() {
+        let (_, out) = ipmitool(
+            b.port(),
+            "admin",
+            PASSWORD,
+            &["-I", "lanplus", "-C", "17", "chassis", "power", "status"],
         );
+        assert!(out.contains("Chassis Power is off"), "{out}");
     }
 }
 

@@ -112,7 +112,8 @@ fn next_value(args: &[OsString], index: &mut usize, shown: &str) -> Result<Strin
 mod tests {
     use super::*;
     use crate::agent::{AgentInfo, Capabilities, PlugMode};
-    use crate::spec::{OptionSpec, common};
+    use crate::fixtures::{add_login, pairs};
+    use crate::spec::OptionSpec;
 
     fn table() -> OptionTable {
         let info = AgentInfo {
@@ -124,32 +125,12 @@ mod tests {
             ..AgentInfo::new("fence_test", "test")
         };
         let mut table = OptionTable::common(&info);
-        table
-            .add(common::ip())
-            .add(common::ipport("623"))
-            .add(common::username())
-            .add(common::password())
-            .add(common::password_script())
-            .add(OptionSpec::flag("lanplus", "Use Lanplus").short('P'));
+        add_login(&mut table).add(OptionSpec::flag("lanplus", "Use Lanplus").short('P'));
         table
     }
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()
-    }
-
-    fn pairs(input: &RawInput) -> Vec<(&str, String)> {
-        input
-            .entries
-            .iter()
-            .map(|e| {
-                let text = match &e.value {
-                    RawValue::Text(t) => t.to_string(),
-                    RawValue::Present => "+".into(),
-                };
-                (e.name, text)
-            })
-            .collect()
     }
 
     #[test]

@@ -122,7 +122,7 @@ fn unquote(value: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::agent::{AgentInfo, PlugMode};
-    use crate::spec::common;
+    use crate::fixtures::{add_login, pairs};
 
     fn table() -> OptionTable {
         let info = AgentInfo {
@@ -130,26 +130,8 @@ mod tests {
             ..AgentInfo::new("fence_test", "test")
         };
         let mut table = OptionTable::common(&info);
+        add_login(&mut table);
         table
-            .add(common::ip())
-            .add(common::username())
-            .add(common::password())
-            .add(common::password_script());
-        table
-    }
-
-    fn pairs(input: &RawInput) -> Vec<(&str, String)> {
-        input
-            .entries
-            .iter()
-            .map(|e| {
-                let text = match &e.value {
-                    RawValue::Text(t) => t.to_string(),
-                    RawValue::Present => "<present>".into(),
-                };
-                (e.name, text)
-            })
-            .collect()
     }
 
     #[test]
