@@ -229,3 +229,19 @@ pub fn wait_healthy(lab: &Lab) {
         settled,
     );
 }
+
+/// The nodes where a resource (or clone) is active (`crm_resource --locate`);
+/// empty when it runs nowhere or the query fails.
+pub fn resource_locations(resource: &str) -> Vec<String> {
+    let out = run(
+        "crm_resource",
+        &["--locate", "--resource", resource, "--quiet"],
+    );
+    if !out.status.success() {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}

@@ -4,10 +4,15 @@
 #
 #   tests/lab/demo.sh [--keep | --down] [NODE]     (NODE defaults to cmp2)
 #
-# 1. install.sh (skips in well under a second when everything is installed)
-# 2. up.sh (about 10 s from nothing; reuses a lab that is already up)
-# 3. kill -9 of NODE's pacemaker-remoted (a crash; the node stays powered)
-# 4. a timeline relative to the crash: node lost -> fencing started -> BMC
+# 1. install.sh (skips in well under a second when everything is installed),
+#    then install-agents.sh (builds umha's agents with cargo and installs
+#    them: the lab fences with fence_ipmi and runs storage-monitor)
+# 2. up.sh (about 16 s from nothing; reuses a lab that is already up)
+# 3. storage (about 8 s): the storage link of the node running storage-test
+#    (cmp2) is cut -> storage-monitor turns its umha-storage to 0 (red) ->
+#    storage-test moves away; the link is restored -> green again.
+# 4. kill -9 of NODE's pacemaker-remoted (a crash; the node stays powered)
+# 5. a timeline relative to the crash: node lost -> fencing started -> BMC
 #    power off/on (fence agent -> ipmi_sim -> bmc-power) -> fenced -> node
 #    back online -> cluster settled; then crm_mon -1 and the fence history.
 #
@@ -37,6 +42,8 @@ done
 lab_require_root
 
 "$LAB_DIR/install.sh"
+# Always: the lab's CIB runs umha's OCF agents whatever the fence agent.
+"$LAB_DIR/install-agents.sh"
 was_up=''
 lab_is_up && was_up=1
 "$LAB_DIR/up.sh"
@@ -44,8 +51,13 @@ lab_node_check "$node"
 if [ -z "$keep" ]; then
 	if [ -n "$was_up" ]; then keep=yes; else keep=no; fi
 fi
+# A storage link the demo cut, restored whatever happens.
+stor_cut=''
 finish() {
 	local rc=$?
+	if [ -n "$stor_cut" ]; then
+		lab_stor_restore "$stor_cut" || true
+	fi
 	if [ "$keep" = no ]; then
 		"$LAB_DIR/down.sh"
 	else
@@ -65,6 +77,55 @@ rel() { awk -v a="$1" -v b="$t0" 'BEGIN { printf "%+8.3f s", (a - b) / 1e9 }'; }
 
 declare -A seen=()
 mark() { [ -n "${seen[$1]:-}" ] || seen[$1]=$(ns_now); }
+
+# ---- storage: cut the storage link under storage-test ------------------------
+
+stor_score_is() { [ "$(lab_node_attr "$1" umha-storage)" = "$2" ]; }
+stor_test_on() { timeout 10 crm_resource --locate --resource storage-test --quiet 2>/dev/null | head -n 1; }
+stor_test_off() {
+	local on
+	on=$(stor_test_on)
+	[ -n "$on" ] && [ "$on" != "$1" ]
+}
+stor_detail_lost() { [[ $(lab_node_attr "$1" umha-storage-detail) == *lost* ]]; }
+stor_all_green() {
+	local n
+	for n in $(lab_node_names); do stor_score_is "$n" 3000 || return 1; done
+}
+
+lab_wait 30 "every compute node reaching its storage (umha-storage=3000)" stor_all_green ||
+	lab_die "storage-monitor does not report every node green; not starting the demo"
+sn=$(stor_test_on)
+[ -n "$sn" ] || lab_die "storage-test runs nowhere"
+echo
+lab_log "cutting $sn's storage link (tests/lab/storage $sn cut); storage-test runs there"
+t0=$(ns_now)
+stor_cut=$sn
+lab_stor_cut "$sn"
+lab_wait 30 "$sn's umha-storage at 0" stor_score_is "$sn" 0 || lab_die "$sn's storage attribute did not flip"
+s_red=$(ns_now)
+s_health=$(lab_node_attr "$sn" '#health-umha-storage')
+lab_wait 30 "storage-test off $sn" stor_test_off "$sn" || lab_die "storage-test did not leave $sn"
+s_moved=$(ns_now)
+# Each attribute has its own dampening: the detail may follow a moment later.
+lab_wait 10 "$sn's umha-storage-detail showing the loss" stor_detail_lost "$sn" || true
+s_detail=$(lab_node_attr "$sn" umha-storage-detail)
+s_to=$(stor_test_on)
+lab_stor_restore "$sn"
+stor_cut=''
+s_restored=$(ns_now)
+lab_wait 30 "$sn's umha-storage back at 3000" stor_score_is "$sn" 3000 || lab_die "$sn's storage did not come back"
+s_back=$(ns_now)
+lab_settled || true
+s_settled=$(ns_now)
+echo
+echo "Storage of $sn (storage-monitor: monitor every 2 s, dampen 1 s; relative to the cut):"
+printf '  %s  %s\n' "$(rel "$t0")" "storage link of $sn cut (its port left the storage bridge; Pacemaker link untouched)" \
+	"$(rel "$s_red")" "$sn: umha-storage=0, #health-umha-storage=$s_health ($s_detail)" \
+	"$(rel "$s_moved")" "storage-test moved to $s_to (rule: not_defined umha-storage or umha-storage lte 0 -> -INFINITY)" \
+	"$(rel "$s_restored")" "storage link of $sn restored" \
+	"$(rel "$s_back")" "$sn: umha-storage=3000 again" \
+	"$(rel "$s_settled")" "cluster settled: storage-test on $(stor_test_on)"
 
 remoted=$(lab_node_remoted_pid "$node") || lab_die "$node's pacemaker-remoted is not running"
 echo

@@ -3,9 +3,10 @@
 #
 # Stops, by pid file only, everything up.sh started (pacemakerd and its
 # daemons, corosync, every compute node's processes, the simulated BMCs),
-# removes the lab's netns, veths and bridge, the CIB it installed (restoring
-# whatever it replaced), the Pacemaker scheduler inputs written while the lab
-# ran, and the state dir /run/umha-lab.
+# removes the lab's netns, veths and bridges (the storage network's too), the
+# CIB it installed (restoring whatever it replaced), the Pacemaker scheduler
+# inputs written while the lab ran, and the state dir (UMHA_LAB_STATE,
+# default /run/umha-lab).
 #   UMHA_LAB_KEEP_LOGS=DIR   copy the lab's logs to DIR before removing them
 set -euo pipefail
 

@@ -11,6 +11,8 @@
 #   cib.xml                                      the CIB written offline by up.sh
 #   started                                      marker (mtime = start of up.sh)
 #   backup/                                      things up.sh replaced, restored by down.sh
+#   storage/share/                               the shared "storage" directory,
+#                                                /run/umha-share inside every node
 #   nodes/cmpN/                                  one dir per compute node:
 #     init.pid init.log          the node's "kernel": holds its netns/UTS/mount ns
 #     remoted.pid remoted.log    pacemaker-remoted of the node
@@ -55,6 +57,25 @@ LAB_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 LAB_CIB_DIR=/var/lib/pacemaker/cib
 LAB_PENGINE_DIR=/var/lib/pacemaker/pengine
 LAB_AUTHKEY=/etc/pacemaker/authkey
+
+# The storage network: a namespace of its own holding a bridge with the storage
+# servers' addresses, and per compute node a second veth (st0 in the node, its
+# peer umha-scmpN on the storage bridge), separate from the Pacemaker link.
+# Link-local IPv4 and a ULA /64: no real network; no default routes anywhere.
+LAB_STOR_NS=umha-stor
+LAB_STOR_BRIDGE=umha-sbr0
+LAB_STOR_NET=169.254.78
+# ULA prefix fd75:6d68:6100::/48 ("umha"), subnet 78.
+LAB_STOR_NET6=fd75:6d68:6100:78
+LAB_STOR_DEV=st0
+# The storage servers: two IPv4 and one IPv6 address, all on the storage bridge.
+LAB_STOR_ADDRS=("$LAB_STOR_NET.1" "$LAB_STOR_NET.2" "$LAB_STOR_NET6::1")
+# A directory every node sees at $LAB_STOR_SHARE_MNT (bind mount into each node's
+# private /run): the heartbeat directory of storage-monitor's path check.
+LAB_STOR_SHARE=$LAB_STATE/storage/share
+LAB_STOR_SHARE_MNT=/run/umha-share
+# umha's OCF agents the lab's CIB uses (tests/lab/install-agents.sh installs them).
+LAB_OCF_DIR=/usr/lib/ocf/resource.d/umha
 
 # Processes every compute node "boots" when powered on, in order. Each name S
 # needs a function lab_svc_S_start NODE. A power cut kills everything in the
@@ -304,18 +325,116 @@ lab_net_node_up() {
 	ip -n "$ns" link set eth0 up
 }
 
-# Remove every netns, veth and the bridge of the lab (whatever exists).
+# Remove every netns, veth and the bridge of the lab (whatever exists),
+# the storage network's too (its veths and bridge live in the namespaces).
 lab_net_down() {
 	local ns veth
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^umha-cmp[0-9]+$' || true); do
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	if lab_netns_exists "$LAB_STOR_NS"; then
+		ip netns del "$LAB_STOR_NS" 2>/dev/null || true
+	fi
 	for veth in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^umha-vcmp[0-9]+$' || true); do
 		ip link del "$veth" 2>/dev/null || true
 	done
 	if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
 		ip link del "$LAB_BRIDGE" 2>/dev/null || true
 	fi
+}
+
+lab_netns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
+
+# ---- storage network ----------------------------------------------------------
+
+lab_stor_port() { printf 'umha-s%s\n' "$1"; }
+lab_stor_node_ip() { printf '%s.%d\n' "$LAB_STOR_NET" "$((10 + $(lab_node_index "$1")))"; }
+lab_stor_node_ip6() { printf '%s::%d\n' "$LAB_STOR_NET6" "$((10 + $(lab_node_index "$1")))"; }
+# storage_server_address of the lab's storage-monitor: the storage addresses.
+lab_stor_addr_list() { printf '%s\n' "${LAB_STOR_ADDRS[*]}"; }
+
+# Linux deletes the IPv6 addresses of an interface that goes down, and they do
+# not come back with it, unless keep_addr_on_down is set (per namespace).
+lab_stor_keep_addr() {
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 \
+		net.ipv6.conf.default.keep_addr_on_down=1 >/dev/null
+}
+
+# The storage namespace and its bridge with the storage addresses. Idempotent.
+lab_stor_up() {
+	local addr
+	lab_netns_exists "$LAB_STOR_NS" || ip netns add "$LAB_STOR_NS"
+	lab_stor_keep_addr "$LAB_STOR_NS"
+	ip -n "$LAB_STOR_NS" link set lo up
+	if ! ip -n "$LAB_STOR_NS" link show "$LAB_STOR_BRIDGE" >/dev/null 2>&1; then
+		# No STP (ports forward at once), no multicast snooping (IPv6 neighbour
+		# discovery is flooded whatever the bridge learnt).
+		ip -n "$LAB_STOR_NS" link add "$LAB_STOR_BRIDGE" type bridge stp_state 0 mcast_snooping 0
+	fi
+	for addr in "${LAB_STOR_ADDRS[@]}"; do
+		case $addr in
+		*:*) ip -n "$LAB_STOR_NS" -6 addr replace "$addr/64" dev "$LAB_STOR_BRIDGE" nodad ;;
+		*) ip -n "$LAB_STOR_NS" addr replace "$addr/24" dev "$LAB_STOR_BRIDGE" ;;
+		esac
+	done
+	ip -n "$LAB_STOR_NS" link set "$LAB_STOR_BRIDGE" up
+}
+
+# A node's storage link: st0 in its netns, the peer on the storage bridge.
+# Idempotent. The node's netns outlives its power cycles (only its processes
+# die), so the link comes back with the node without being rebuilt.
+lab_stor_node_up() {
+	local node=$1 ns port
+	ns=$(lab_node_ns "$node")
+	port=$(lab_stor_port "$node")
+	lab_stor_keep_addr "$ns"
+	if ! ip -n "$LAB_STOR_NS" link show "$port" >/dev/null 2>&1; then
+		ip -n "$ns" link del "$LAB_STOR_DEV" 2>/dev/null || true
+		ip -n "$LAB_STOR_NS" link add "$port" type veth peer name "$LAB_STOR_DEV" netns "$ns"
+	fi
+	ip -n "$LAB_STOR_NS" link set "$port" master "$LAB_STOR_BRIDGE"
+	ip -n "$LAB_STOR_NS" link set "$port" up
+	ip -n "$ns" addr replace "$(lab_stor_node_ip "$node")/24" dev "$LAB_STOR_DEV"
+	ip -n "$ns" -6 addr replace "$(lab_stor_node_ip6 "$node")/64" dev "$LAB_STOR_DEV" nodad
+	ip -n "$ns" link set "$LAB_STOR_DEV" up
+}
+
+# Cut a node's storage link: its port leaves the storage bridge. A silent loss
+# (the carrier stays up, like a dead switch port); the Pacemaker link is
+# untouched.
+lab_stor_cut() {
+	lab_node_check "$1"
+	ip -n "$LAB_STOR_NS" link set "$(lab_stor_port "$1")" nomaster
+}
+
+lab_stor_restore() {
+	lab_node_check "$1"
+	ip -n "$LAB_STOR_NS" link set "$(lab_stor_port "$1")" master "$LAB_STOR_BRIDGE"
+}
+
+# connected | cut | missing (no storage link at all)
+lab_stor_status() {
+	local line
+	lab_node_check "$1"
+	line=$(ip -n "$LAB_STOR_NS" -o link show "$(lab_stor_port "$1")" 2>/dev/null) || {
+		echo missing
+		return 0
+	}
+	if [[ $line == *" master $LAB_STOR_BRIDGE "* ]]; then echo connected; else echo cut; fi
+}
+
+# A node attribute as the CIB has it (empty when unset); bounded.
+lab_node_attr() {
+	timeout 10 crm_attribute --node "$1" --name "$2" --lifetime reboot --query --quiet 2>/dev/null || true
+}
+
+# Has every compute node published a storage score above 0?
+lab_stor_all_published() {
+	local node score
+	for node in $(lab_node_names); do
+		score=$(lab_node_attr "$node" umha-storage)
+		[[ $score =~ ^[0-9]+$ ]] && ((score > 0)) || return 1
+	done
 }
 
 # ---- compute nodes: power on, power cut, run inside -------------------------
@@ -348,11 +467,15 @@ lab_node_start() {
 		return 0
 	fi
 	ip netns list | grep -qw "^$ns" || lab_die "netns $ns is missing (is the lab up?)"
+	mkdir -p "$LAB_STOR_SHARE"
 	# The node's "kernel": own UTS ns (hostname), own mount ns (ip netns exec
 	# makes one) with a private /run that vanishes at power off like a reboot.
+	# The shared storage directory is bind-mounted into that /run: entered
+	# (cd) before the tmpfs hides it, then mounted by relative path with
+	# --no-canonicalize (which keeps mount from resolving it to a hidden path).
 	lab_start_daemon "$node-init" "$dir/init.pid" "$dir/init.log" \
 		ip netns exec "$ns" unshare --uts -- sh -c \
-		"hostname '$node' && mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/resource-agents /run/lock /run/crm && exec sleep infinity"
+		"hostname '$node' && cd '$LAB_STOR_SHARE' && mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p '$LAB_STOR_SHARE_MNT' && mount --no-canonicalize --bind . '$LAB_STOR_SHARE_MNT' && cd / && mkdir -p /run/resource-agents /run/lock /run/crm && exec sleep infinity"
 	lab_wait 5 "$node init ready" lab_node_init_ready "$node" || return 1
 	if [ -e "$dir/boot-hold" ]; then
 		lab_log "$node: boot held, services not started"

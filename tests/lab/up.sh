@@ -1,5 +1,5 @@
 #!/bin/bash
-# Bring the umha Pacemaker lab up from nothing (about 10 s).
+# Bring the umha Pacemaker lab up from nothing (about 15 s).
 #
 #   tests/lab/up.sh             start the lab; if it is already up, say so and exit 0
 #   tests/lab/up.sh --restart   tear a running lab down first, then start it
@@ -14,6 +14,13 @@
 #     cmpN, private /run) and pacemaker-remoted inside
 #   - per compute node a simulated BMC (ipmi_sim) on 127.0.0.1:900N whose power
 #     control is tests/lab/bmc-power
+#   - a storage network: netns umha-stor with bridge umha-sbr0 holding the
+#     storage addresses 169.254.78.1, 169.254.78.2, fd75:6d68:6100:78::1; per
+#     node a second veth (st0, 169.254.78.(10+N)) into it (tests/lab/storage
+#     cuts and restores it); a shared directory at /run/umha-share in every node
+#   - resources: ocf:umha:storage-monitor cloned on the compute nodes
+#     (attributes umha-storage, #health-umha-storage), and storage-test
+#     (ocf:umha:umha-dummy) that needs umha-storage > 0 and prefers cmp2
 # Environment:
 #   UMHA_LAB_NODES=3                  number of compute nodes
 #   UMHA_LAB_FENCE_AGENT=fence_ipmi   agent of the per-node stonith devices
@@ -21,8 +28,8 @@
 #                                     fence_ipmi comes from install-agents.sh,
 #                                     fence_ipmilan from the Debian package)
 #   UMHA_LAB_KEEP_ON_FAILURE=1        leave a half-started lab for debugging
-# Needs root, the packages of install.sh and (for fence_ipmi) the agents of
-# install-agents.sh. Tear down with down.sh.
+# Needs root, the packages of install.sh and the agents of install-agents.sh
+# (fence_ipmi, storage-monitor, umha-dummy). Tear down with down.sh.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -50,7 +57,7 @@ if lab_is_up; then
 	fi
 	lab_log "lab is up; tearing it down first (--restart)"
 	"$LAB_DIR/down.sh"
-elif [ -e "$LAB_STATE" ] || ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+elif [ -e "$LAB_STATE" ] || ip link show "$LAB_BRIDGE" >/dev/null 2>&1 || lab_netns_exists "$LAB_STOR_NS"; then
 	lab_log "leftovers of an earlier lab found; cleaning up first"
 	"$LAB_DIR/down.sh"
 fi
@@ -65,6 +72,9 @@ for cmd in corosync corosync-quorumtool pacemakerd cibadmin crm_attribute crm_mo
 		lab_die "$cmd not found; run tests/lab/install.sh first"
 done
 [ -x "/usr/sbin/$LAB_FENCE_AGENT" ] || lab_die "Pacemaker only finds fence agents as /usr/sbin/fence_*: /usr/sbin/$LAB_FENCE_AGENT missing (umha's agents: tests/lab/install-agents.sh; or UMHA_LAB_FENCE_AGENT=fence_ipmilan)"
+for agent in storage-monitor umha-dummy; do
+	[ -x "$LAB_OCF_DIR/$agent" ] || lab_die "$LAB_OCF_DIR/$agent missing; run tests/lab/install-agents.sh first"
+done
 [ -x "$LAB_REMOTED" ] || lab_die "$LAB_REMOTED missing; run tests/lab/install.sh first"
 [ -s "$LAB_AUTHKEY" ] || lab_die "$LAB_AUTHKEY missing; run tests/lab/install.sh first"
 ((LAB_NODES >= 1 && LAB_NODES <= 99)) || lab_die "UMHA_LAB_NODES must be 1..99"
@@ -117,6 +127,9 @@ write_cib() {
 	crm_attribute --type crm_config --name dc-deadtime --update 2s
 	crm_attribute --type crm_config --name stonith-enabled --update true
 	crm_attribute --type crm_config --name cluster-recheck-interval --update 1min
+	# Operations on the remote nodes all run through ctl1, whose job limit is
+	# 2 x cores, cut down when the machine is loaded (often 2 here): allow more.
+	crm_attribute --type crm_config --name node-action-limit --update 16
 	crm_attribute --type crm_config --name cluster-name --update "$LAB_CLUSTER_NAME"
 	for node in $(lab_node_names); do
 		ip=$(lab_node_ip "$node")
@@ -155,6 +168,7 @@ write_cib() {
   </rule>
 </rsc_location>"
 	done
+	write_storage_resources
 	unset CIB_file
 	# Offline there is no quorum, so crm_verify always warns; only errors count.
 	local out
@@ -163,6 +177,52 @@ write_cib() {
 		printf '%s\n' "$out" >&2
 		lab_die "the generated CIB does not verify"
 	fi
+}
+
+# storage-monitor on every compute node (fast settings for tests: a 2 s
+# monitor, 1 s dampening; a flip shows within about 5 s), and a test resource
+# that needs storage and prefers cmp2 (cmp1 in a one-node lab).
+write_storage_resources() {
+	local prefer=cmp2
+	((LAB_NODES >= 2)) || prefer=cmp1
+	cibadmin --create --scope resources --xml-text "
+<clone id=\"storage-monitor-clone\">
+  <primitive id=\"storage-monitor\" class=\"ocf\" provider=\"umha\" type=\"storage-monitor\">
+    <instance_attributes id=\"storage-monitor-ia\">
+      <nvpair id=\"storage-monitor-addresses\" name=\"storage_server_address\" value=\"$(lab_stor_addr_list)\"/>
+      <nvpair id=\"storage-monitor-dampen\" name=\"dampen\" value=\"1s\"/>
+      <nvpair id=\"storage-monitor-health\" name=\"health\" value=\"true\"/>
+      <nvpair id=\"storage-monitor-heartbeat-path\" name=\"heartbeat_path\" value=\"$LAB_STOR_SHARE_MNT\"/>
+      <nvpair id=\"storage-monitor-heartbeat-timeout\" name=\"heartbeat_timeout\" value=\"2s\"/>
+    </instance_attributes>
+    <operations>
+      <op id=\"storage-monitor-start\" name=\"start\" interval=\"0s\" timeout=\"20s\"/>
+      <op id=\"storage-monitor-stop\" name=\"stop\" interval=\"0s\" timeout=\"20s\"/>
+      <op id=\"storage-monitor-monitor-2s\" name=\"monitor\" interval=\"2s\" timeout=\"10s\"/>
+    </operations>
+  </primitive>
+</clone>"
+	cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"storage-monitor-on-remote-nodes\" rsc=\"storage-monitor-clone\">
+  <rule id=\"storage-monitor-on-remote-nodes-rule\" score=\"-INFINITY\">
+    <expression id=\"storage-monitor-on-remote-nodes-expr\" attribute=\"#kind\" operation=\"ne\" value=\"remote\"/>
+  </rule>
+</rsc_location>"
+	cibadmin --create --scope resources --xml-text "
+<primitive id=\"storage-test\" class=\"ocf\" provider=\"umha\" type=\"umha-dummy\">
+  <operations>
+    <op id=\"storage-test-monitor-10s\" name=\"monitor\" interval=\"10s\" timeout=\"20s\"/>
+  </operations>
+</primitive>"
+	cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"storage-test-needs-storage\" rsc=\"storage-test\">
+  <rule id=\"storage-test-needs-storage-rule\" score=\"-INFINITY\" boolean-op=\"or\">
+    <expression id=\"storage-test-needs-storage-undefined\" attribute=\"umha-storage\" operation=\"not_defined\"/>
+    <expression id=\"storage-test-needs-storage-zero\" attribute=\"umha-storage\" operation=\"lte\" value=\"0\" type=\"number\"/>
+  </rule>
+</rsc_location>"
+	cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"storage-test-prefers-$prefer\" rsc=\"storage-test\" node=\"$prefer\" score=\"100\"/>"
 }
 
 install_cib() {
@@ -222,8 +282,11 @@ lab_start_daemon corosync "$LAB_STATE/corosync.pid" "$LAB_STATE/corosync.log" \
 # While corosync forms its membership: network, compute nodes and BMCs.
 lab_log "starting $LAB_NODES compute nodes and their BMCs"
 lab_net_up
+lab_stor_up
+mkdir -p "$LAB_STOR_SHARE"
 for node in $(lab_node_names); do
 	lab_net_node_up "$node"
+	lab_stor_node_up "$node"
 	lab_node_start "$node"
 	lab_bmc_start "$node"
 done
@@ -240,7 +303,11 @@ done
 
 lab_wait 30 "a DC elected" lab_have_dc
 lab_log "DC elected; waiting for the remote nodes"
-lab_wait_healthy 40
+lab_wait 40 "all $LAB_NODES remote nodes online" lab_all_remote_online
+# storage-monitor publishes at start; the transition that starts storage-test
+# follows the attributes (dampened 1 s).
+lab_wait 30 "every compute node publishing umha-storage > 0" lab_stor_all_published
+lab_wait 40 "cluster settled (crm_resource --wait)" lab_settled
 
 trap - EXIT
 t1=$(date +%s%N)

@@ -60,5 +60,4 @@ rm -rf "$OS_STATE" "$OS_HOSTS_DIR"
 # Parents created for the lab, if now empty.
 rmdir "$(dirname "$OS_HOSTS_DIR")" 2>/dev/null || true
 rmdir /var/lib/umha-lab 2>/dev/null || true
-rmdir "$(dirname "$OS_STATE")" 2>/dev/null || true
 os_log "OpenStack lab down in $(($(os_ms) - T0)) ms"
