@@ -446,3 +446,35 @@ fn the_storage_link_comes_back_with_a_fenced_node() {
     ));
     assert_eq!(seen.trim(), "mounted");
 }
+
+/// What an administrator sees before configuring the agent: `crm ra info`,
+/// `pcs resource describe` and Pacemaker's own meta-data reader all render
+/// the installed agent.
+#[test]
+#[ignore = "lab test: needs tests/lab/install-agents.sh"]
+fn storage_monitor_is_described_by_crmsh_pcs_and_pacemaker() {
+    const AGENT: &str = "ocf:umha:storage-monitor";
+    let listed = run_ok("crm_resource", &["--list-agents", "ocf:umha"]);
+    assert!(
+        listed.lines().any(|l| l.trim() == MONITOR),
+        "crm_resource --list-agents ocf:umha: {listed}"
+    );
+    let meta = run_ok("crm_resource", &["--show-metadata", AGENT]);
+    assert!(meta.contains("name=\"storage_server_address\""), "{meta}");
+    for (tool, args) in [
+        ("crm", &["ra", "info", AGENT][..]),
+        ("pcs", &["resource", "describe", AGENT][..]),
+    ] {
+        let out = run(tool, args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("storage_server_address") && text.contains("ping_loss_ratio"),
+            "{tool} {args:?}: {text}"
+        );
+    }
+}
