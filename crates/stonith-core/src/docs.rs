@@ -9,6 +9,18 @@ use crate::options::action_available;
 use crate::spec::{OptionSpec, OptionTable, ValueType};
 use crate::timing::CEILING;
 
+/// The longer story of `evacuate`, for the man page (the metadata has room
+/// for a shortdesc only).
+const EVACUATION_MARKER: &str = "With evacuate=1, once the power-off has been read back \
+    (and, for reboot, before the node is powered on again), the agent records the persistent \
+    node attribute umha-evacuate=<epoch seconds of the verified off> (the name is \
+    evacuate_attribute) on the fenced node, with crm_attribute --lifetime=forever. umha's \
+    evacuator uses it together with Pacemaker's fencing history to decide that the node's \
+    instances may be rebuilt on other hosts, and clears it once they are. The node is the one \
+    pacemaker-fenced names (nodename): run by hand without nodename, nothing is written. \
+    Nothing is written when the power-off was not verified. The write is bounded (5 s), and a \
+    failure is logged, never a fencing failure: the node is off either way.";
+
 fn description(spec: &OptionSpec) -> String {
     let mut text = spec.shortdesc.to_string();
     if let ValueType::Select(choices) = spec.value {
@@ -190,6 +202,9 @@ pub fn manpage(info: &AgentInfo, table: &OptionTable) -> String {
          observed during the cycle (polled every 0.2 s within power_timeout); a target that \
          reads off at first is powered off and on instead of being cycled."
     );
+    if table.contains("evacuate") {
+        let _ = writeln!(page, ".SH EVACUATION MARKER\n{}", roff(EVACUATION_MARKER));
+    }
     page.push_str(
         ".SH EXIT STATUS\n\
          .TP\n.B 0\nSuccess; for status, the power is on.\n\
@@ -236,6 +251,8 @@ mod tests {
         assert!(text.contains("reboot (default)"));
         assert!(text.contains("list-status"));
         assert!(!text.contains("nodename"));
+        assert!(text.contains("--evacuate "));
+        assert!(text.contains("--evacuate-attribute=[name]"));
         assert!(text.contains("(Default Value: 20)"));
     }
 
@@ -251,6 +268,7 @@ mod tests {
             ".SH ACTIONS",
             ".SH STDIN PARAMETERS",
             ".SH TIMEOUTS",
+            ".SH EVACUATION MARKER",
             ".SH EXIT STATUS",
         ] {
             assert!(page.contains(section), "{section}");

@@ -13,7 +13,10 @@
 //!   read back (an OFF the device reports before this run asked for one is
 //!   not believed while fencing), one overall deadline below Pacemaker's
 //!   timeout, and hooks after a verified off ([`runner`], [`timing`],
-//!   [`hook`]).
+//!   [`hook`]);
+//! - with `evacuate=1`, umha's evacuation marker on the fenced node after the
+//!   verified off, for every agent without code of its own
+//!   ([`hook::EvacuationMarker`]).
 //!
 //! A minimal agent:
 //!
@@ -74,7 +77,10 @@ pub use action::Action;
 pub use agent::{Agent, AgentInfo, Capabilities, PlugMode};
 pub use device::{DeviceError, Outlet, PowerDevice, PowerState};
 pub use error::UsageError;
-pub use hook::{AfterOffHook, FenceEvent, HOOK_BUDGET, HookError};
+pub use hook::{
+    AfterOffHook, AttributeWriter, EVACUATION_ATTRIBUTE, EvacuationMarker, FenceEvent, HOOK_BUDGET,
+    HookError,
+};
 pub use options::{Options, Tls};
 pub use run::{main_with, option_table, run};
 pub use runner::{Failure, Outcome, Plan, Runner};

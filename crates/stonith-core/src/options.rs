@@ -291,6 +291,19 @@ impl Options {
         self.string("nodename").filter(|n| !n.is_empty())
     }
 
+    /// The attribute of the evacuation marker, when `evacuate` is set.
+    pub fn evacuation_attribute(&self) -> Option<&str> {
+        if !self.flag("evacuate") {
+            return None;
+        }
+        Some(
+            self.string("evacuate_attribute")
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .unwrap_or(crate::hook::EVACUATION_ATTRIBUTE),
+        )
+    }
+
     /// The name to tag log lines with: the plug, else the node name.
     pub fn instance(&self) -> Option<&str> {
         self.string("plug")
@@ -576,6 +589,25 @@ mod tests {
         let o = from_stdin("verbose=maybe\n", PlugMode::Single);
         assert!(!o.verbose());
         assert!(o.warnings().iter().any(|w| w.contains("verbose")));
+    }
+
+    #[test]
+    fn evacuate_is_off_by_default_and_names_its_attribute() {
+        let none = from_stdin("ip=h\n", PlugMode::Single);
+        assert_eq!(none.evacuation_attribute(), None);
+        let off = from_stdin("ip=h\nevacuate=0\nevacuate_attribute=x\n", PlugMode::Single);
+        assert_eq!(off.evacuation_attribute(), None);
+        let on = from_stdin("ip=h\nevacuate=yes\n", PlugMode::Single);
+        assert_eq!(on.evacuation_attribute(), Some("umha-evacuate"));
+        let named = from_stdin(
+            "ip=h\nevacuate=1\nevacuate-attribute=site-evacuate\n",
+            PlugMode::Single,
+        );
+        assert_eq!(named.evacuation_attribute(), Some("site-evacuate"));
+        let blank = from_stdin("ip=h\nevacuate=1\nevacuate_attribute= \n", PlugMode::Single);
+        assert_eq!(blank.evacuation_attribute(), Some("umha-evacuate"));
+        let argv = from_argv(&["-a", "h", "--evacuate"], PlugMode::Single);
+        assert_eq!(argv.evacuation_attribute(), Some("umha-evacuate"));
     }
 
     #[test]

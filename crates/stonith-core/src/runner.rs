@@ -52,7 +52,7 @@ use umha_common::Deadline;
 use crate::action::Action;
 use crate::agent::{AgentInfo, Capabilities, PlugMode};
 use crate::device::{DeviceError, PowerDevice, PowerState};
-use crate::hook::{self, AfterOffHook, FenceEvent};
+use crate::hook::{self, AfterOffHook, AttributeWriter, EvacuationMarker, FenceEvent};
 use crate::options::Options;
 use crate::timing::{Method, Timing};
 
@@ -114,6 +114,9 @@ pub struct Plan {
     /// Between the fields of list lines.
     pub separator: String,
     pub nodename: Option<String>,
+    /// The attribute of the evacuation marker when `evacuate` is set (see
+    /// [`EvacuationMarker`]); `None` writes no marker.
+    pub evacuate: Option<String>,
     pub plug_mode: PlugMode,
     pub capabilities: Capabilities,
 }
@@ -128,6 +131,7 @@ impl Plan {
             timing: options.timing(),
             separator: options.separator().to_owned(),
             nodename: options.nodename().map(str::to_owned),
+            evacuate: options.evacuation_attribute().map(str::to_owned),
             plug_mode: info.plugs,
             capabilities: info.capabilities,
         }
@@ -142,6 +146,7 @@ impl Plan {
             timing: Timing::default(),
             separator: ",".to_owned(),
             nodename: None,
+            evacuate: None,
             plug_mode,
             capabilities,
         }
@@ -215,6 +220,9 @@ where
 pub struct Runner<'h, D, C> {
     plan: Plan,
     session: Session<D, C>,
+    /// The core's own hook, run before the agent's: it records the fact
+    /// the evacuator acts on.
+    marker: Option<EvacuationMarker<'h>>,
     hooks: Vec<Box<dyn AfterOffHook + 'h>>,
 }
 
@@ -222,6 +230,7 @@ impl<D, C> std::fmt::Debug for Runner<'_, D, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runner")
             .field("plan", &self.plan)
+            .field("marker", &self.marker)
             .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
@@ -241,11 +250,22 @@ where
             login_timeout: plan.timing.login_timeout,
             shell_timeout: plan.timing.shell_timeout,
         };
+        let marker = plan.evacuate.clone().map(EvacuationMarker::new);
         Self {
             plan,
             session,
+            marker,
             hooks: Vec::new(),
         }
+    }
+
+    /// Write the evacuation marker (when the plan has `evacuate`) with
+    /// `writer` instead of `crm_attribute`.
+    pub fn attribute_writer(mut self, writer: AttributeWriter<'h>) -> Self {
+        if let Some(attribute) = &self.plan.evacuate {
+            self.marker = Some(EvacuationMarker::with_writer(attribute.clone(), writer));
+        }
+        self
     }
 
     /// Add a hook to run after a verified power-off.
@@ -505,7 +525,7 @@ where
     }
 
     fn after_off(&mut self, reported_off_at_start: bool, deadline: Deadline) {
-        if self.hooks.is_empty() {
+        if self.marker.is_none() && self.hooks.is_empty() {
             return;
         }
         let event = FenceEvent {
@@ -515,7 +535,12 @@ where
             off_at: SystemTime::now(),
             reported_off_at_start,
         };
-        hook::run_all(&mut self.hooks, &event, deadline);
+        let marker = self
+            .marker
+            .as_mut()
+            .map(|m| m as &mut (dyn AfterOffHook + 'h));
+        let hooks = self.hooks.iter_mut().map(|h| &mut **h);
+        hook::run_all(marker.into_iter().chain(hooks), &event, deadline);
     }
 
     /// Power on with up to `attempts` tries; Ok(false) when it never read back on.

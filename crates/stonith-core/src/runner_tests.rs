@@ -10,7 +10,7 @@ use umha_common::Deadline;
 
 use super::*;
 use crate::device::Outlet;
-use crate::hook::HookError;
+use crate::hook::{AttributeWriter, HookError};
 
 /// The device's world, shared between the test and every session it opens.
 #[derive(Debug)]
@@ -322,6 +322,193 @@ fn recorder(world: &Shared, fail: bool) -> (Box<dyn AfterOffHook>, Rc<RefCell<Ve
         fail,
     };
     (Box::new(hook), seen)
+}
+
+/// A stand-in for `crm_attribute`: records `node name=value` in `seen` and
+/// `MARK` among the device calls, so tests see when it ran.
+fn marker_writer(
+    world: &Shared,
+    fail: bool,
+) -> (AttributeWriter<'static>, Rc<RefCell<Vec<String>>>) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let world = world.clone();
+    let writer: AttributeWriter<'static> = Box::new(move |node, name, value, deadline| {
+        assert!(!deadline.expired());
+        world.borrow_mut().calls.push("MARK".into());
+        log.borrow_mut().push(format!("{node} {name}={value}"));
+        if fail {
+            Err("Could not connect to the CIB: Transport endpoint is not connected".into())
+        } else {
+            Ok(())
+        }
+    });
+    (writer, seen)
+}
+
+fn evacuating(mut plan: Plan, nodename: Option<&str>) -> Plan {
+    plan.evacuate = Some("umha-evacuate".into());
+    plan.nodename = nodename.map(str::to_owned);
+    plan
+}
+
+fn run_marked(
+    plan: Plan,
+    world: &Shared,
+    writer: AttributeWriter<'static>,
+    hooks: Vec<Box<dyn AfterOffHook>>,
+) -> Run {
+    let connect_world = world.clone();
+    let connect = move |_deadline: Deadline| {
+        connect_world.borrow_mut().calls.push("connect".into());
+        Ok(Mock(connect_world.clone()))
+    };
+    let mut stdout = Vec::new();
+    let started = Instant::now();
+    let outcome = Runner::new(plan, connect)
+        .attribute_writer(writer)
+        .hooks(hooks)
+        .run(Deadline::after(Duration::from_secs(10)), &mut stdout);
+    Run {
+        outcome,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `cmp1 umha-evacuate=<epoch>` with the epoch between `before` and now.
+fn assert_marked_once(seen: &Rc<RefCell<Vec<String>>>, before: u64) {
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let epoch: u64 = seen[0]
+        .strip_prefix("cmp1 umha-evacuate=")
+        .and_then(|e| e.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected marker {seen:?}"));
+    assert!((before..=epoch_now()).contains(&epoch), "{epoch}");
+}
+
+#[test]
+fn evacuation_marker_after_a_verified_off() {
+    let w = world(|_| {});
+    let (writer, seen) = marker_writer(&w, false);
+    let before = epoch_now();
+    let r = run_marked(
+        evacuating(plan(Action::Off), Some("cmp1")),
+        &w,
+        writer,
+        Vec::new(),
+    );
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(
+        calls(&w),
+        vec!["connect", "status", "off", "status", "MARK", "close"]
+    );
+    assert_marked_once(&seen, before);
+}
+
+#[test]
+fn evacuation_marker_before_the_power_on_of_a_reboot_and_before_agent_hooks() {
+    let w = world(|_| {});
+    let (writer, seen) = marker_writer(&w, false);
+    let (hook, hook_seen) = recorder(&w, false);
+    let before = epoch_now();
+    let r = run_marked(
+        evacuating(plan(Action::Reboot), Some("cmp1")),
+        &w,
+        writer,
+        vec![hook],
+    );
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(
+        calls(&w),
+        vec![
+            "connect", "status", "off", "status", "MARK", "HOOK", "on", "status", "close"
+        ]
+    );
+    assert_marked_once(&seen, before);
+    assert_eq!(hook_seen.borrow().len(), 1);
+    assert_eq!(state(&w), PowerState::On);
+}
+
+#[test]
+fn evacuation_marker_once_in_a_power_cycle() {
+    let w = world(|_| {});
+    let (writer, seen) = marker_writer(&w, false);
+    let p = Plan {
+        method: Method::Cycle,
+        ..evacuating(plan(Action::Reboot), Some("cmp1"))
+    };
+    let before = epoch_now();
+    let r = run_marked(p, &w, writer, Vec::new());
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_marked_once(&seen, before);
+    let c = calls(&w);
+    let mark = c.iter().position(|x| x == "MARK").unwrap();
+    assert_eq!(&c[..mark], ["connect", "status", "cycle", "status"]);
+}
+
+#[test]
+fn no_evacuation_marker_when_the_off_is_never_verified() {
+    for action in [Action::Off, Action::Reboot] {
+        let w = world(|w| w.ignore_off = true);
+        let (writer, seen) = marker_writer(&w, false);
+        let r = run_marked(
+            evacuating(plan(action), Some("cmp1")),
+            &w,
+            writer,
+            Vec::new(),
+        );
+        assert_eq!(r.outcome.exit_code(), 1, "{action}");
+        assert!(seen.borrow().is_empty(), "{action}");
+        assert!(!calls(&w).contains(&"MARK".to_owned()));
+    }
+}
+
+#[test]
+fn no_evacuation_marker_without_evacuate() {
+    let w = world(|_| {});
+    let (writer, seen) = marker_writer(&w, false);
+    let mut p = plan(Action::Reboot);
+    p.nodename = Some("cmp1".into());
+    let r = run_marked(p, &w, writer, Vec::new());
+    assert_eq!(r.outcome, Outcome::Success);
+    assert!(seen.borrow().is_empty());
+}
+
+#[test]
+fn evacuation_marker_failure_leaves_the_fencing_successful() {
+    for action in [Action::Off, Action::Reboot] {
+        let w = world(|_| {});
+        let (writer, seen) = marker_writer(&w, true);
+        let r = run_marked(
+            evacuating(plan(action), Some("cmp1")),
+            &w,
+            writer,
+            Vec::new(),
+        );
+        assert_eq!(r.outcome.exit_code(), 0, "{action}");
+        assert_eq!(seen.borrow().len(), 1, "{action}");
+    }
+}
+
+#[test]
+fn evacuation_marker_is_skipped_without_a_node_name() {
+    let w = world(|_| {});
+    let (writer, seen) = marker_writer(&w, false);
+    let r = run_marked(evacuating(plan(Action::Off), None), &w, writer, Vec::new());
+    assert_eq!(r.outcome, Outcome::Success);
+    assert!(seen.borrow().is_empty());
+    assert_eq!(
+        calls(&w),
+        vec!["connect", "status", "off", "status", "close"]
+    );
 }
 
 // status

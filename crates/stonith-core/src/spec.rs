@@ -400,6 +400,8 @@ pub mod common {
             shell_timeout(),
             stonith_status_sleep(),
             retry_on(),
+            evacuate(),
+            evacuate_attribute(),
         ];
         if info.plugs == PlugMode::Multiple {
             list.push(plug());
@@ -596,6 +598,29 @@ pub mod common {
             .default("1")
             .placeholder("attempts")
             .order(201)
+    }
+
+    /// umha's own: the fencing half of evacuation (see [`crate::hook::EvacuationMarker`]).
+    /// Not in fence-agents; the longer explanation is in the man page.
+    pub fn evacuate() -> OptionSpec {
+        OptionSpec::flag(
+            "evacuate",
+            "Record an evacuation marker after a verified power-off: the persistent node \
+             attribute evacuate_attribute=<epoch seconds of the off> on the fenced node, for \
+             umha's evacuator (a failed write is logged and never fails the fencing)",
+        )
+        .default("0")
+        .order(210)
+    }
+
+    pub fn evacuate_attribute() -> OptionSpec {
+        OptionSpec::string(
+            "evacuate_attribute",
+            "Name of the node attribute written when evacuate is set",
+        )
+        .default(crate::hook::EVACUATION_ATTRIBUTE)
+        .placeholder("name")
+        .order(211)
     }
 
     pub fn method() -> OptionSpec {

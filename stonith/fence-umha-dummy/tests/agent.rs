@@ -539,3 +539,155 @@ fn a_lying_device_cannot_be_caught_by_status() {
     assert_eq!(run.code, 2);
     assert_eq!(lab.state("n1"), "on");
 }
+
+/// A stand-in `crm_attribute` first on PATH: it appends its arguments and
+/// the plug's state at that moment to `crm_attribute.log`, and exits `code`.
+fn fake_crm_attribute(lab: &Lab, code: i32) -> (String, PathBuf) {
+    let bin = lab.file("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let log = lab.file("crm_attribute.log");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$* n1=$(cat '{state}')\" >> '{log}'\nexit {code}\n",
+        state = lab.file("n1").display(),
+        log = log.display(),
+    );
+    let tool = bin.join("crm_attribute");
+    std::fs::write(&tool, script).expect("write crm_attribute");
+    let mut perms = std::fs::metadata(&tool).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&tool, perms).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, log)
+}
+
+fn epoch_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+fn stdin_with_path(lab: &Lab, path: &str, lines: &str) -> Run {
+    let input = format!(
+        "state_dir={}\nstonith_status_sleep=0.05\n{lines}",
+        lab.path().display()
+    );
+    run_stdin(
+        input.as_bytes(),
+        &[("PCMK_service", "pacemaker-fenced"), ("PATH", path)],
+    )
+}
+
+#[test]
+fn evacuate_writes_the_marker_with_crm_attribute_before_power_on() {
+    let lab = Lab::new();
+    let (path, log) = fake_crm_attribute(&lab, 0);
+    let before = epoch_now();
+    let run = stdin_with_path(
+        &lab,
+        &path,
+        "action=reboot\nnodename=cmp1\nport=n1\nevacuate=1\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lab.state("n1"), "on");
+    let text = std::fs::read_to_string(&log).expect("crm_attribute ran");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let epoch: u64 = lines[0]
+        .strip_prefix("--node=cmp1 --name=umha-evacuate --lifetime=forever --update=")
+        .and_then(|rest| rest.strip_suffix(" n1=off"))
+        .and_then(|e| e.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected command line: {text}"));
+    assert!((before..=epoch_now()).contains(&epoch), "{epoch}");
+    assert!(
+        run.stderr.contains("recorded umha-evacuate="),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn evacuate_attribute_names_the_marker() {
+    let lab = Lab::new();
+    let (path, log) = fake_crm_attribute(&lab, 0);
+    let run = stdin_with_path(
+        &lab,
+        &path,
+        "action=off\nnodename=cmp1\nplug=n1\nevacuate=yes\nevacuate_attribute=site-evacuate\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&log).expect("crm_attribute ran");
+    assert!(
+        text.starts_with("--node=cmp1 --name=site-evacuate --lifetime=forever --update="),
+        "{text}"
+    );
+}
+
+#[test]
+fn evacuate_marker_failure_is_logged_and_fencing_succeeds() {
+    let lab = Lab::new();
+    let (path, log) = fake_crm_attribute(&lab, 102);
+    let run = stdin_with_path(
+        &lab,
+        &path,
+        "action=off\nnodename=cmp1\nplug=n1\nevacuate=1\n",
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "Success: Powered OFF\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(log.exists());
+    assert!(
+        run.stderr.contains("failed (fencing still succeeded)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn evacuate_marker_needs_a_verified_off_evacuate_and_a_node_name() {
+    let lab = Lab::new();
+    let (path, log) = fake_crm_attribute(&lab, 0);
+    let unverified = stdin_with_path(
+        &lab,
+        &path,
+        "action=off\nnodename=cmp1\nplug=n1\nevacuate=1\nignore_off=1\npower_timeout=0.3\n",
+    );
+    assert_eq!(unverified.code, 1, "{}", unverified.stderr);
+    let not_asked = stdin_with_path(&lab, &path, "action=off\nnodename=cmp1\nplug=n1\n");
+    assert_eq!(not_asked.code, 0, "{}", not_asked.stderr);
+    let by_hand = stdin_with_path(&lab, &path, "action=off\nplug=n1\nevacuate=1\n");
+    assert_eq!(by_hand.code, 0, "{}", by_hand.stderr);
+    assert!(
+        by_hand.stderr.contains("no umha-evacuate marker written"),
+        "{}",
+        by_hand.stderr
+    );
+    assert!(!log.exists(), "crm_attribute ran");
+}
+
+#[test]
+fn evacuate_is_in_the_metadata_help_and_manpage() {
+    let metadata = run_argv(&["-o", "metadata"]);
+    assert!(metadata.stdout.contains("<parameter name=\"evacuate\""));
+    assert!(
+        metadata
+            .stdout
+            .contains("<content type=\"boolean\" default=\"0\" />")
+    );
+    assert!(
+        metadata
+            .stdout
+            .contains("<content type=\"string\" default=\"umha-evacuate\" />")
+    );
+    let help = run_argv(&["-h"]);
+    assert!(help.stdout.contains("--evacuate "), "{}", help.stdout);
+    let man = run_argv(&["-o", "manpage"]);
+    assert!(man.stdout.contains(".SH EVACUATION MARKER"));
+}
