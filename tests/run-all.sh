@@ -56,6 +56,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit and component tests"
 cargo test --workspace --locked
 
+step "man pages are current (man/generate.sh --check)"
+bash man/generate.sh --check
+
 step "fuzz smoke run: every ipmi-lan decoder, ${UMHA_FUZZ_SECONDS:-5}s each"
 bash crates/ipmi-lan/fuzz/run.sh "${UMHA_FUZZ_SECONDS:-5}"
 
