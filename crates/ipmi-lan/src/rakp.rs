@@ -214,6 +214,21 @@ impl Rakp1 {
     }
 }
 
+/// RAKP Messages 2, 3 and 4 start alike: tag, status, two reserved bytes and
+/// the peer's session id.
+fn encode_header(tag: u8, status: RakpStatus, session_id: u32) -> Vec<u8> {
+    let mut out = vec![tag, status.0, 0, 0];
+    out.extend_from_slice(&session_id.to_le_bytes());
+    out
+}
+
+fn decode_header(r: &mut Reader<'_>) -> Result<(u8, RakpStatus, u32), DecodeError> {
+    let tag = r.u8()?;
+    let status = RakpStatus(r.u8()?);
+    r.skip(2)?;
+    Ok((tag, status, r.u32_le()?))
+}
+
 /// RAKP Message 2 (payload type 0x13).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rakp2 {
@@ -228,8 +243,7 @@ pub struct Rakp2 {
 
 impl Rakp2 {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.tag, self.status.0, 0, 0];
-        out.extend_from_slice(&self.console_sid.to_le_bytes());
+        let mut out = encode_header(self.tag, self.status, self.console_sid);
         if self.status.is_ok() {
             out.extend_from_slice(&self.bmc_rand);
             out.extend_from_slice(&self.bmc_guid);
@@ -240,10 +254,7 @@ impl Rakp2 {
 
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(data, "RAKP Message 2");
-        let tag = r.u8()?;
-        let status = RakpStatus(r.u8()?);
-        r.skip(2)?;
-        let console_sid = r.u32_le()?;
+        let (tag, status, console_sid) = decode_header(&mut r)?;
         if !status.is_ok() && r.remaining() < 32 {
             return Ok(Self {
                 tag,
@@ -276,21 +287,18 @@ pub struct Rakp3 {
 
 impl Rakp3 {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.tag, self.status.0, 0, 0];
-        out.extend_from_slice(&self.bmc_sid.to_le_bytes());
+        let mut out = encode_header(self.tag, self.status, self.bmc_sid);
         out.extend_from_slice(&self.auth_code);
         out
     }
 
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(data, "RAKP Message 3");
-        let tag = r.u8()?;
-        let status = RakpStatus(r.u8()?);
-        r.skip(2)?;
+        let (tag, status, bmc_sid) = decode_header(&mut r)?;
         Ok(Self {
             tag,
             status,
-            bmc_sid: r.u32_le()?,
+            bmc_sid,
             auth_code: r.rest().to_vec(),
         })
     }
@@ -308,21 +316,18 @@ pub struct Rakp4 {
 
 impl Rakp4 {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.tag, self.status.0, 0, 0];
-        out.extend_from_slice(&self.console_sid.to_le_bytes());
+        let mut out = encode_header(self.tag, self.status, self.console_sid);
         out.extend_from_slice(&self.icv);
         out
     }
 
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(data, "RAKP Message 4");
-        let tag = r.u8()?;
-        let status = RakpStatus(r.u8()?);
-        r.skip(2)?;
+        let (tag, status, console_sid) = decode_header(&mut r)?;
         Ok(Self {
             tag,
             status,
-            console_sid: r.u32_le()?,
+            console_sid,
             icv: r.rest().to_vec(),
         })
     }

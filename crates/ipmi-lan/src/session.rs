@@ -894,11 +894,8 @@ impl Exchange for Rakp1Exchange {
             return Accept::Ignore;
         };
         match Rakp2::decode(&payload) {
-            Ok(r) if r.console_sid == self.console_sid => {
-                Accept::Done(r.clone(), Some(r.tag.into()))
-            }
-            Ok(r) if !r.status.is_ok() && r.console_sid == 0 => Accept::Done(r, None),
-            _ => Accept::Ignore,
+            Ok(r) => accept_rakp_reply(r.console_sid, self.console_sid, r.status, r.tag, r),
+            Err(_) => Accept::Ignore,
         }
     }
 }
@@ -925,12 +922,28 @@ impl Exchange for Rakp3Exchange {
             return Accept::Ignore;
         };
         match Rakp4::decode(&payload) {
-            Ok(r) if r.console_sid == self.console_sid => {
-                Accept::Done(r.clone(), Some(r.tag.into()))
-            }
-            Ok(r) if !r.status.is_ok() && r.console_sid == 0 => Accept::Done(r, None),
-            _ => Accept::Ignore,
+            Ok(r) => accept_rakp_reply(r.console_sid, self.console_sid, r.status, r.tag, r),
+            Err(_) => Accept::Ignore,
         }
+    }
+}
+
+/// RAKP 2 and 4 are ours when they name our session; an error reply may
+/// name none (session id 0) and is ours too. The tag tells which of our
+/// retransmissions it answers.
+fn accept_rakp_reply<R>(
+    reply_sid: u32,
+    our_sid: u32,
+    status: RakpStatus,
+    tag: u8,
+    reply: R,
+) -> Accept<R> {
+    if reply_sid == our_sid {
+        Accept::Done(reply, Some(tag.into()))
+    } else if !status.is_ok() && reply_sid == 0 {
+        Accept::Done(reply, None)
+    } else {
+        Accept::Ignore
     }
 }
 
