@@ -139,7 +139,7 @@ impl<P: Prober, W: AttributeWriter> StorageMonitor<P, W> {
     ) -> OcfResult<Verdict> {
         let (verdict, _) = self.check(ctx, config)?;
         let summary = verdict.summary();
-        log_change(state.last.as_ref(), &verdict);
+        log_change(state.last.as_ref(), &verdict, &summary);
         let due = force
             || config.republish.is_some_and(|every| {
                 state::now() >= state.republished.saturating_add(every.as_secs())
@@ -190,7 +190,9 @@ impl<P: Prober, W: AttributeWriter> StorageMonitor<P, W> {
         };
         let lock = match Self::lock_path(ctx) {
             Ok(l) => l,
-            Err(_) => ctx.rsctmp().join("storage-monitor@validate.heartbeat-lock"),
+            Err(_) => ctx
+                .rsctmp()
+                .join(format!("{}@validate.heartbeat-lock", ctx.spec().name)),
         };
         let until = Deadline::after(hb.timeout).min(ctx.deadline());
         match self.checker.start(&lock, &hb.dir, mode, &node).wait(until) {
@@ -223,8 +225,7 @@ fn checks_deadline(op: Deadline) -> Deadline {
     }
 }
 
-fn log_change(before: Option<&Summary>, verdict: &Verdict) {
-    let after = verdict.summary();
+fn log_change(before: Option<&Summary>, verdict: &Verdict, after: &Summary) {
     let why = if verdict.reasons.is_empty() {
         String::new()
     } else {
@@ -235,7 +236,7 @@ fn log_change(before: Option<&Summary>, verdict: &Verdict) {
         after.health, after.score, verdict.reachable, verdict.total, after.detail
     );
     match before {
-        Some(b) if !b.differs_for_log(&after) => log::debug!("{line}"),
+        Some(b) if !b.differs_for_log(after) => log::debug!("{line}"),
         Some(b) if after.health == Health::Red && b.health != Health::Red => {
             log::warn!("storage was {}, now {line}", b.health)
         }
@@ -293,8 +294,8 @@ impl<P: Prober, W: AttributeWriter> ResourceAgent for StorageMonitor<P, W> {
         // crash here still finds what to clean up.
         let mut state = NodeState::started_now();
         file.write(&state.render())?;
-        log_change(None, &verdict);
         let summary = verdict.summary();
+        log_change(None, &verdict, &summary);
         let desired = config.names.desired(&summary);
         state.last = Some(summary);
         self.publish(ctx, config, &mut state, &desired, true)?;
