@@ -271,6 +271,21 @@ fn collect(reader: Option<Reader>, program: &str, limit: usize) -> Result<Vec<u8
     }
 }
 
+/// Whether `program` is an executable file in one of `$PATH`'s directories:
+/// the check `validate-all` makes before relying on a cluster tool.
+pub fn find_in_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::path::Path::new(&dir)
+            .join(program)
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,6 @@
 //! reconnection, cleanup) and every `republish_interval`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use umha_common::Deadline;
@@ -132,7 +131,7 @@ pub struct Attrd;
 
 impl AttributeWriter for Attrd {
     fn available(&self) -> Result<(), String> {
-        if find_in_path("attrd_updater") {
+        if umha_common::exec::find_in_path("attrd_updater") {
             Ok(())
         } else {
             Err(
@@ -161,19 +160,6 @@ impl AttributeWriter for Attrd {
     fn delete(&self, node: &str, name: &str, deadline: Deadline) -> Result<(), String> {
         cib::attr::delete_transient(Some(node), name, deadline).map_err(|e| e.to_string())
     }
-}
-
-fn find_in_path(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    std::env::split_paths(&path).any(|dir| {
-        Path::new(&dir)
-            .join(program)
-            .metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
 }
 
 /// Apply `changes` for `node`, recording every success in `published`.
