@@ -113,6 +113,36 @@ pub fn delete_persistent(node: &str, name: &str, deadline: Deadline) -> Result<(
     run_write(CRM_ATTRIBUTE, &args, deadline)
 }
 
+/// Set cluster property `name` in the property set `set` (created when
+/// missing). Tools keep their own state there (the evacuator's hold) so it
+/// never mixes with `cib-bootstrap-options`, and an operator removes it with
+/// the same command and `--delete`.
+pub fn set_property(
+    set: &str,
+    name: &str,
+    value: &str,
+    deadline: Deadline,
+) -> Result<(), CibError> {
+    let args = property_args(set, name, &[arg("update", value)?])?;
+    run_write(CRM_ATTRIBUTE, &args, deadline)
+}
+
+/// Delete cluster property `name` from `set`. Deleting an unset one succeeds.
+pub fn delete_property(set: &str, name: &str, deadline: Deadline) -> Result<(), CibError> {
+    let args = property_args(set, name, &["--delete".to_owned()])?;
+    run_write(CRM_ATTRIBUTE, &args, deadline)
+}
+
+fn property_args(set: &str, name: &str, command: &[String]) -> Result<Vec<String>, CibError> {
+    let mut args = vec![
+        "--type=crm_config".to_owned(),
+        arg("set-name", set)?,
+        arg("name", name)?,
+    ];
+    args.extend_from_slice(command);
+    Ok(args)
+}
+
 fn transient_set_args(
     node: Option<&str>,
     name: &str,
@@ -156,7 +186,7 @@ fn arg(key: &'static str, value: &str) -> Result<String, CibError> {
             detail: "contains a NUL byte".to_owned(),
         });
     }
-    let must_be_named = matches!(key, "name" | "node");
+    let must_be_named = matches!(key, "name" | "node" | "set-name");
     if must_be_named && value.trim().is_empty() {
         return Err(CibError::InvalidInput {
             what: key,
@@ -239,6 +269,21 @@ mod tests {
             args,
             ["--name=a", "--update-both=1", "--delay=5", "--private"]
         );
+    }
+
+    #[test]
+    fn property_argv() {
+        let args = property_args("umha-evacuator", "umha-hold", &["--delete".to_owned()]).unwrap();
+        assert_eq!(
+            args,
+            [
+                "--type=crm_config",
+                "--set-name=umha-evacuator",
+                "--name=umha-hold",
+                "--delete"
+            ]
+        );
+        assert!(property_args("", "x", &[]).is_err());
     }
 
     #[test]
