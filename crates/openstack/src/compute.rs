@@ -176,6 +176,12 @@ impl Compute {
         &self.session
     }
 
+    /// The session itself, to build another client (e.g.
+    /// [`crate::Glance`]) that shares its token.
+    pub fn shared_session(&self) -> Arc<Session> {
+        Arc::clone(&self.session)
+    }
+
     pub fn options(&self) -> &ComputeOptions {
         &self.options
     }
@@ -227,7 +233,8 @@ impl Compute {
         if answer.is_success() {
             return Ok(answer.body);
         }
-        let message = self.session.quote(&answer.body, None);
+        let message = self.session.quote(&answer.body, None)
+            + &crate::session::attempts_note(answer.attempts());
         Err(Error::from_status(what, answer.status, message))
     }
 

@@ -8,8 +8,12 @@
 //! - [`microversion`]: negotiation from `GET /` (2.11 to 2.87 by default).
 //! - [`compute`]: the Nova client; the concepts on it: [`service`] (force
 //!   down, disable, enable), [`server`] (paged listing by host, evacuate,
-//!   progress), [`migration`] (the exactly-once pre-check), [`hypervisor`].
+//!   progress), [`migration`] (the exactly-once pre-check), [`hypervisor`],
+//!   [`action`] (the instance-action journal).
+//! - [`glance`]: image listing, for images flagged `evacuable`.
 //! - [`bulk`]: bounded parallelism on scoped threads.
+//! - `testing` (feature `testing`): a stateful fake Keystone + Nova + Glance
+//!   on 127.0.0.1, with fault injection, for component tests.
 //!
 //! Every decoder takes `&[u8]` and returns a typed error for any input; no
 //! secret (password, application-credential secret, token) is ever in a
@@ -36,23 +40,30 @@
 //! # Ok::<(), openstack::Error>(())
 //! ```
 
+pub mod action;
 pub mod auth;
 pub mod bulk;
 pub mod clouds;
 pub mod compute;
 pub mod error;
+pub mod flavor;
+pub mod glance;
 pub mod hypervisor;
 pub mod microversion;
 pub mod migration;
 pub mod server;
 pub mod service;
 pub mod session;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tls;
 
+pub use action::InstanceAction;
 pub use auth::{Catalog, Token};
 pub use clouds::{CloudConfig, Credential, Interface};
 pub use compute::{Compute, ComputeOptions, NovaId};
 pub use error::{Error, Result};
+pub use glance::{Glance, GlanceImage, GlanceOptions};
 pub use hypervisor::Hypervisor;
 pub use microversion::{Microversion, VersionRange};
 pub use migration::{EvacuationStatus, Migration, MigrationQuery};

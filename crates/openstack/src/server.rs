@@ -92,7 +92,7 @@ pub struct VolumeAttachment {
 
 /// `{"k": "v"}`; a non-string value is kept as its JSON text rather than
 /// failing the whole listing (metadata values are strings in Nova).
-fn string_map<'de, D: Deserializer<'de>>(
+pub(crate) fn string_map<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<BTreeMap<String, String>, D::Error> {
     let raw: Option<BTreeMap<String, Value>> = Option::deserialize(d)?;
@@ -176,7 +176,31 @@ pub enum Progress {
     Unknown,
 }
 
+/// What [`Server::flavor_extra_specs`] lends when there is no flavor.
+static NO_SPECS: BTreeMap<String, String> = BTreeMap::new();
+
 impl Server {
+    /// The flavor's extra specs as embedded in the server (2.47+); empty
+    /// before 2.47, when policy hides them, or when the flavor has none.
+    /// From 2.47 the embedded flavor has no id, so this is the only way to
+    /// read a flavor-level flag such as `evacuable` without a second call.
+    pub fn flavor_extra_specs(&self) -> &BTreeMap<String, String> {
+        self.flavor.as_ref().map_or(&NO_SPECS, |f| &f.extra_specs)
+    }
+
+    /// One extra spec of the flavor, see [`Server::flavor_extra_specs`].
+    pub fn flavor_extra_spec(&self, key: &str) -> Option<&str> {
+        self.flavor_extra_specs().get(key).map(String::as_str)
+    }
+
+    /// The image id; `None` for boot-from-volume.
+    pub fn image_id(&self) -> Option<&str> {
+        match &self.image {
+            Image::Id(id) => Some(id),
+            Image::None => None,
+        }
+    }
+
     pub fn is_boot_from_volume(&self) -> bool {
         self.image == Image::None
     }
@@ -431,6 +455,9 @@ mod tests {
                 .map(String::as_str),
             Some("required")
         );
+        assert_eq!(a.flavor_extra_spec("hw:cpu_policy"), Some("shared"));
+        assert_eq!(a.flavor_extra_spec("evacuable"), None);
+        assert_eq!(a.image_id(), Some("a1f0c6b2-0000-4000-8000-000000000001"));
         assert_eq!(a.progress("cmp1"), Progress::OnSource);
         assert_eq!(
             a.progress("cmp9"),
@@ -441,6 +468,8 @@ mod tests {
         );
         let b = &servers[1];
         assert!(b.is_boot_from_volume());
+        assert_eq!(b.image_id(), None);
+        assert!(b.flavor_extra_specs().is_empty());
         assert_eq!(b.flavor.as_ref().and_then(|f| f.id.as_deref()), Some("1"));
         assert!(b.tags.is_empty());
         assert_eq!(b.volumes_attached.len(), 1);

@@ -93,11 +93,29 @@ pub struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
     subject_token: Option<String>,
+    attempts: u32,
 }
 
 impl Answer {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// How many attempts it took (1 unless 5xx answers were retried), so
+    /// that an error after the last one can say retries were spent.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+/// " (after N attempts)" when more than one was made: an error the caller
+/// sees after retries should say so, or an operator reads one 503 as bad
+/// luck instead of a service that stayed down.
+pub(crate) fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
     }
 }
 
@@ -191,7 +209,7 @@ impl Session {
         let answer = self.send(&call, None, deadline)?;
         drop(body);
         if !answer.is_success() {
-            let message = self.quote(&answer.body, None);
+            let message = self.quote(&answer.body, None) + &attempts_note(answer.attempts);
             // Keystone answers 400 for an incomplete identity (no domain),
             // 401 for wrong secrets, 404 for an unknown user or credential:
             // all of them are the configuration's fault.
@@ -300,7 +318,8 @@ impl Session {
             let elapsed = started.elapsed();
             let more = attempt < max;
             match outcome {
-                Ok((answer, retry_after)) => {
+                Ok((mut answer, retry_after)) => {
+                    answer.attempts = attempt;
                     log::debug!(
                         "{} {} → {} in {} ms",
                         call.method,
@@ -332,7 +351,7 @@ impl Session {
                     timeout: timed_out,
                     tls,
                 }) => {
-                    let message = self.scrub(&message, token);
+                    let mut message = self.scrub(&message, token);
                     if tls {
                         return Err(Error::Tls {
                             what: call.what.to_owned(),
@@ -356,6 +375,7 @@ impl Session {
                     {
                         continue;
                     }
+                    message.push_str(&attempts_note(attempt));
                     return Err(if timed_out {
                         Error::timeout(call.what, message)
                     } else {
@@ -474,6 +494,7 @@ impl Session {
                 status,
                 body,
                 subject_token,
+                attempts: 1,
             },
             retry_after,
         ))
