@@ -1,0 +1,140 @@
+//! The evacuator's view of and writes to Pacemaker, behind a trait so that
+//! the whole step can be tested without a cluster.
+
+use std::time::Duration;
+
+use cib::{Cib, CibError, FenceHistory, attr};
+use umha_common::Deadline;
+
+use crate::config::Config;
+use crate::plan::{Snapshot, Write};
+use crate::record;
+
+pub trait Cluster: std::fmt::Debug {
+    /// The compute nodes, quorum and hold, plus the fence history when the
+    /// snapshot needs it.
+    fn snapshot(&self, config: &Config, now: i64, deadline: Deadline)
+    -> Result<Snapshot, CibError>;
+    fn apply(&self, config: &Config, write: &Write, deadline: Deadline) -> Result<(), CibError>;
+}
+
+/// The real cluster: `cibadmin --query` and `stonith_admin --history`, and
+/// `crm_attribute` for writes (only on change, so a quiet step forks once).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pacemaker;
+
+/// Each write gets at most this long; a CIB that takes longer is in trouble
+/// and the next step will try again.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl Cluster for Pacemaker {
+    fn snapshot(
+        &self,
+        config: &Config,
+        now: i64,
+        deadline: Deadline,
+    ) -> Result<Snapshot, CibError> {
+        let cib = Cib::query_with_deadline(deadline)?;
+        let mut snapshot = Snapshot::from_cib(&cib, &config.selector, &config.marker, now);
+        if snapshot.needs_history() {
+            snapshot.history = Some(FenceHistory::query_with_deadline(deadline)?);
+        }
+        Ok(snapshot)
+    }
+
+    fn apply(&self, config: &Config, write: &Write, deadline: Deadline) -> Result<(), CibError> {
+        let deadline = deadline.min(Deadline::after(WRITE_TIMEOUT));
+        match write {
+            Write::SetMarker { node, fence } => {
+                attr::set_persistent(node, &config.marker, &fence.to_string(), deadline)
+            }
+            Write::ClearMarker { node } => attr::delete_persistent(node, &config.marker, deadline),
+            Write::SetHandled { node, fence } => {
+                attr::set_persistent(node, record::HANDLED, &fence.to_string(), deadline)
+            }
+            Write::SetRecord { node, record: r } => {
+                attr::set_persistent(node, record::STATE, &r.to_string(), deadline)
+            }
+            Write::SetStatus { node, text } => {
+                attr::set_persistent(node, record::STATUS, text, deadline)
+            }
+            Write::SetHold { text } => {
+                attr::set_property(record::HOLD_SET, record::HOLD, text, deadline)
+            }
+        }
+    }
+}
+
+/// An in-memory cluster for tests: a snapshot that the step's writes
+/// change, and a log of those writes.
+#[derive(Debug)]
+pub struct Memory {
+    pub state: std::sync::Mutex<Snapshot>,
+    pub writes: std::sync::Mutex<Vec<Write>>,
+}
+
+impl Memory {
+    pub fn new(snapshot: Snapshot) -> Self {
+        Self {
+            state: std::sync::Mutex::new(snapshot),
+            writes: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot_now(&self) -> Snapshot {
+        Self::lock(&self.state).clone()
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut Snapshot)) {
+        f(&mut Self::lock(&self.state));
+    }
+
+    pub fn written(&self) -> Vec<Write> {
+        Self::lock(&self.writes).clone()
+    }
+}
+
+impl Cluster for Memory {
+    fn snapshot(
+        &self,
+        _config: &Config,
+        now: i64,
+        _deadline: Deadline,
+    ) -> Result<Snapshot, CibError> {
+        let mut s = self.snapshot_now();
+        s.now = now;
+        Ok(s)
+    }
+
+    fn apply(&self, _config: &Config, write: &Write, _deadline: Deadline) -> Result<(), CibError> {
+        Self::lock(&self.writes).push(write.clone());
+        let mut s = Self::lock(&self.state);
+        let node = match write {
+            Write::SetHold { text } => {
+                s.hold = Some(text.clone());
+                return Ok(());
+            }
+            Write::SetMarker { node, .. }
+            | Write::ClearMarker { node }
+            | Write::SetHandled { node, .. }
+            | Write::SetRecord { node, .. }
+            | Write::SetStatus { node, .. } => node,
+        };
+        let Some(n) = s.nodes.iter_mut().find(|n| &n.name == node) else {
+            return Ok(());
+        };
+        match write {
+            Write::SetMarker { fence, .. } => n.marker = Some(fence.to_string()),
+            Write::ClearMarker { .. } => n.marker = None,
+            Write::SetHandled { fence, .. } => n.handled = Some(*fence),
+            Write::SetRecord { record, .. } => n.record = Some(*record),
+            Write::SetStatus { text, .. } => n.status = Some(text.clone()),
+            Write::SetHold { .. } => {}
+        }
+        Ok(())
+    }
+}

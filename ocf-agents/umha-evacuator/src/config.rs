@@ -1,0 +1,191 @@
+//! The checked configuration: every parameter, with cross-parameter rules.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agent_core::{OcfError, OcfResult, Params};
+
+use crate::hostmap::HostMap;
+use crate::plan::Selector;
+use crate::selection::{Mode, Selection};
+use crate::valve::Valve;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRecovery {
+    Enable,
+    Manual,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub cloud: String,
+    pub clouds_yaml: Option<PathBuf>,
+    pub selector: Selector,
+    pub host_map: HostMap,
+    pub marker: String,
+    pub valve: Valve,
+    pub selection: Selection,
+    pub max_parallel: usize,
+    pub max_attempts: u32,
+    pub instance_timeout: Duration,
+    pub on_recovery: OnRecovery,
+    pub dry_run: bool,
+    pub history_file: PathBuf,
+    pub step_time: Duration,
+}
+
+/// "0.6" or "60%", from 0 to 1.
+pub fn parse_ratio(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let value = match text.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => text.parse::<f64>().ok()?,
+    };
+    (value.is_finite() && (0.0..=1.0).contains(&value)).then_some(value)
+}
+
+fn attribute_selector(text: &str) -> OcfResult<Selector> {
+    let (name, value) = match text.split_once('=') {
+        Some((n, v)) => (n.trim(), Some(v.trim().to_owned())),
+        None => (text.trim(), None),
+    };
+    if name.is_empty() {
+        return Err(OcfError::configured(format!(
+            "compute_attribute {text:?} is not NAME or NAME=VALUE"
+        )));
+    }
+    Ok(Selector::Attribute {
+        name: name.to_owned(),
+        value,
+    })
+}
+
+pub fn from_params(params: &Params) -> OcfResult<Config> {
+    let nodes: Vec<String> = params.get("compute_nodes")?;
+    let attribute: Option<String> = params.get("compute_attribute")?;
+    let selector = match (
+        nodes.is_empty(),
+        attribute.as_deref().filter(|a| !a.is_empty()),
+    ) {
+        (false, Some(_)) => {
+            return Err(OcfError::configured(
+                "set compute_nodes or compute_attribute, not both",
+            ));
+        }
+        (false, None) => Selector::Names(nodes.into_iter().collect()),
+        (true, Some(a)) => attribute_selector(a)?,
+        (true, None) => Selector::Remote,
+    };
+    let host_map = HostMap::parse(
+        &params
+            .get::<Option<String>>("host_map")?
+            .unwrap_or_default(),
+    )
+    .map_err(|e| OcfError::configured(e.to_string()))?;
+    let ratio_text: String = params.get("max_failed_ratio")?;
+    let max_failed_ratio = parse_ratio(&ratio_text).ok_or_else(|| {
+        OcfError::configured(format!(
+            "max_failed_ratio {ratio_text:?} is not a number from 0 to 1 or a percentage"
+        ))
+    })?;
+    let mode = match params.get::<String>("instance_selection")?.as_str() {
+        "metadata" => Mode::Metadata {
+            key: params.get("ha_metadata_key")?,
+        },
+        "all" => Mode::All,
+        _ => Mode::Tagged {
+            tag: params.get("evacuable_tag")?,
+        },
+    };
+    let exclude: Vec<String> = params.get("exclude_instances")?;
+    let marker: String = params.get("marker_attribute")?;
+    if marker.trim().is_empty() {
+        return Err(OcfError::configured("marker_attribute is empty"));
+    }
+    let history_file = PathBuf::from(params.get::<String>("history_file")?);
+    if !history_file.is_absolute() {
+        return Err(OcfError::configured(format!(
+            "history_file {} is not an absolute path",
+            history_file.display()
+        )));
+    }
+    let clouds_yaml = params
+        .get::<Option<String>>("clouds_yaml")?
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if let Some(p) = clouds_yaml.as_ref().filter(|p| !p.is_absolute()) {
+        return Err(OcfError::configured(format!(
+            "clouds_yaml {} is not an absolute path",
+            p.display()
+        )));
+    }
+    let step_time: Duration = params.get("step_time")?;
+    if step_time < Duration::from_secs(1) {
+        return Err(OcfError::configured("step_time must be at least 1s"));
+    }
+    Ok(Config {
+        cloud: params.get("cloud")?,
+        clouds_yaml,
+        selector,
+        host_map,
+        marker,
+        valve: Valve {
+            max_failed_hosts: params.get("max_failed_hosts")?,
+            max_failed_ratio,
+            window: params.get("failure_window")?,
+        },
+        selection: Selection {
+            mode,
+            evacuate_error: params.get("evacuate_error_instances")?,
+            evacuate_local_disk: params.get("evacuate_local_disk")?,
+            exclude: exclude.into_iter().collect::<BTreeSet<_>>(),
+        },
+        max_parallel: params.get("max_parallel")?,
+        max_attempts: params.get("max_attempts")?,
+        instance_timeout: params.get("instance_timeout")?,
+        on_recovery: if params.get::<String>("on_recovery")? == "manual" {
+            OnRecovery::Manual
+        } else {
+            OnRecovery::Enable
+        },
+        dry_run: params.get("dry_run")?,
+        history_file,
+        step_time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios() {
+        assert_eq!(parse_ratio("0.6"), Some(0.6));
+        assert_eq!(parse_ratio("50%"), Some(0.5));
+        assert_eq!(parse_ratio("0"), Some(0.0));
+        assert_eq!(parse_ratio("1.5"), None);
+        assert_eq!(parse_ratio("NaN"), None);
+        assert_eq!(parse_ratio("-0.1"), None);
+        assert_eq!(parse_ratio("x"), None);
+    }
+
+    #[test]
+    fn attribute_forms() {
+        assert_eq!(
+            attribute_selector("role=compute").unwrap(),
+            Selector::Attribute {
+                name: "role".into(),
+                value: Some("compute".into())
+            }
+        );
+        assert_eq!(
+            attribute_selector("compute").unwrap(),
+            Selector::Attribute {
+                name: "compute".into(),
+                value: None
+            }
+        );
+        assert!(attribute_selector("=x").is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! `ocf:umha:umha-evacuator`: evacuate a failed compute node's instances
+//! through Nova, only once the node is confirmed fenced, never during a
+//! storm, and exactly once per instance.
+//!
+//! - [`plan`]: the safety gate and the decision of one step, pure;
+//! - [`valve`]: the mass-failure brake;
+//! - [`hostmap`]: Pacemaker node → Nova host;
+//! - [`selection`]: which instances go;
+//! - [`nova`]: the Nova side of an incident;
+//! - [`record`]: what is kept in the CIB;
+//! - [`history`]: the append-only evacuation history;
+//! - [`step`]: one reconcile step; [`agent`]: the OCF actions.
+
+pub mod agent;
+pub mod cluster;
+pub mod config;
+pub mod history;
+pub mod hostmap;
+pub mod nova;
+pub mod plan;
+pub mod record;
+pub mod selection;
+pub mod spec;
+pub mod step;
+pub mod tags;
+pub mod valve;
+
+pub use agent::Evacuator;
+pub use spec::SPEC;
+
+pub fn main() -> std::process::ExitCode {
+    agent_core::run(Evacuator::<cluster::Pacemaker>::default())
+}

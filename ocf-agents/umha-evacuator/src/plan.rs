@@ -1,0 +1,440 @@
+//! The decision of one reconcile step, from a snapshot of the cluster.
+//!
+//! This is pure: the same snapshot gives the same plan, whoever runs it, and
+//! it can be replayed on captured states (tests, `umha simulate`). The
+//! executor ([`crate::step`]) carries the plan out: CIB writes first, Nova
+//! work after.
+//!
+//! The safety gate, in full. An incident (an evacuation owed for node N
+//! fenced at F) exists only when one of these holds:
+//! 1. N carries the marker F, and F is newer than the last incident closed
+//!    for N. The marker is written by a umha fence agent only after it read
+//!    back that the power is off, or by this code under rule 2;
+//! 2. N is a Pacemaker Remote node that is not online, the controller
+//!    recorded it as fenced and not reconnected since (`node_fenced`), and
+//!    the fence history has a successful off/reboot of N that completed
+//!    after N was lost (the connection failure Pacemaker recorded) and
+//!    after the last incident closed for N, and no more than
+//!    [`FENCE_RECORD_SKEW`] before `node_fenced`.
+//!
+//! A full cluster node used as a compute node needs rule 1: its CIB entry
+//! does not say "fenced and not back since". Nothing is evacuated without
+//! quorum, and the Nova service must be down or forced down before the
+//! first evacuate (the executor forces it down itself, after the gate).
+
+use std::collections::BTreeSet;
+
+use cib::{Cib, FenceHistory, Node};
+
+use crate::record::{self, NodeRecord, Phase};
+use crate::valve::{Valve, Verdict};
+
+/// How far the controller's `node_fenced` may lag behind the fence's
+/// completion in the history (different daemons, possibly different nodes'
+/// clocks) and still be the same fence.
+pub const FENCE_RECORD_SKEW: i64 = 300;
+
+/// Which nodes are compute nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Every Pacemaker Remote node (not guest nodes): the usual Instance-HA layout.
+    Remote,
+    Names(BTreeSet<String>),
+    /// Nodes whose attribute `name` is set (to `value`, when given).
+    Attribute {
+        name: String,
+        value: Option<String>,
+    },
+}
+
+impl Selector {
+    pub fn matches(&self, node: &Node) -> bool {
+        match self {
+            Selector::Remote => node.kind == cib::NodeKind::Remote,
+            Selector::Names(names) => names.contains(&node.name),
+            Selector::Attribute { name, value } => match node.attribute(name) {
+                None => false,
+                Some(v) => value.as_deref().is_none_or(|want| want == v),
+            },
+        }
+    }
+}
+
+/// One compute node as the step sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputeNode {
+    pub name: String,
+    pub online: bool,
+    pub remote: bool,
+    /// `node_fenced`: fenced, and not reconnected since.
+    pub node_fenced: Option<i64>,
+    /// When Pacemaker saw its connection fail (may be old; see cib).
+    pub last_failure: Option<i64>,
+    pub marker: Option<String>,
+    pub handled: Option<i64>,
+    pub record: Option<NodeRecord>,
+    pub status: Option<String>,
+}
+
+impl ComputeNode {
+    pub fn from_node(node: &Node, marker_name: &str) -> Self {
+        Self {
+            name: node.name.clone(),
+            online: node.state.is_online(),
+            remote: node.is_remote(),
+            node_fenced: node.fenced_at().map(|t| t.secs()),
+            last_failure: node
+                .connection
+                .as_ref()
+                .and_then(|c| c.last_failure)
+                .map(|t| t.secs()),
+            marker: node
+                .persistent_attribute(marker_name)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
+            handled: node
+                .persistent_attribute(record::HANDLED)
+                .and_then(record::parse_epoch),
+            record: node
+                .persistent_attribute(record::STATE)
+                .and_then(NodeRecord::parse),
+            status: node.persistent_attribute(record::STATUS).map(str::to_owned),
+        }
+    }
+}
+
+/// Everything one step decides on.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub now: i64,
+    pub quorum: bool,
+    pub nodes: Vec<ComputeNode>,
+    pub hold: Option<String>,
+    /// Queried only when [`Snapshot::needs_history`]; `None` otherwise.
+    pub history: Option<FenceHistory>,
+}
+
+impl Snapshot {
+    pub fn from_cib(cib: &Cib, selector: &Selector, marker_name: &str, now: i64) -> Self {
+        let nodes = cib
+            .nodes()
+            .iter()
+            .filter(|n| selector.matches(n))
+            .map(|n| ComputeNode::from_node(n, marker_name))
+            .collect();
+        let hold = cib
+            .property(record::HOLD)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        Self {
+            now,
+            quorum: cib.have_quorum(),
+            nodes,
+            hold,
+            history: None,
+        }
+    }
+
+    /// Whether the fence history can change anything: only a node that is
+    /// down or owed an evacuation needs it. A settled cluster's step then
+    /// costs one CIB read and nothing else.
+    pub fn needs_history(&self) -> bool {
+        self.nodes.iter().any(|n| !n.online || n.marker.is_some())
+    }
+}
+
+/// A change to the CIB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    SetMarker { node: String, fence: i64 },
+    ClearMarker { node: String },
+    SetHandled { node: String, fence: i64 },
+    SetRecord { node: String, record: NodeRecord },
+    SetStatus { node: String, text: String },
+    SetHold { text: String },
+}
+
+/// Nova work for one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Work {
+    pub node: String,
+    pub fence: i64,
+    pub phase: Phase,
+}
+
+/// Something worth a line in the log and the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub node: Option<String>,
+    pub kind: &'static str,
+    pub message: String,
+    /// An operator must look (also logged at error level).
+    pub alert: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub writes: Vec<Write>,
+    pub work: Vec<Work>,
+    pub events: Vec<Event>,
+}
+
+impl Plan {
+    fn event(&mut self, node: Option<&str>, kind: &'static str, message: String, alert: bool) {
+        self.events.push(Event {
+            node: node.map(str::to_owned),
+            kind,
+            message,
+            alert,
+        });
+    }
+
+    /// Set a node's status line, with an event when it changes (the status
+    /// in the CIB is what keeps a waiting node from logging every step).
+    fn status(&mut self, node: &ComputeNode, kind: &'static str, text: String, alert: bool) {
+        if node.status.as_deref() != Some(text.as_str()) {
+            self.event(Some(&node.name), kind, text.clone(), alert);
+            self.writes.push(Write::SetStatus {
+                node: node.name.clone(),
+                text,
+            });
+        }
+    }
+
+    fn record(&mut self, node: &str, phase: Phase, fence: i64) {
+        self.writes.push(Write::SetRecord {
+            node: node.to_owned(),
+            record: NodeRecord { phase, fence },
+        });
+    }
+}
+
+/// The fence that makes an evacuation of `node` owed, if any (the gate).
+/// `Err` carries why not, for the status line.
+pub fn fence_evidence(
+    node: &ComputeNode,
+    history: Option<&FenceHistory>,
+) -> Result<Option<i64>, String> {
+    let handled = node.handled.unwrap_or(0);
+    if let Some(raw) = &node.marker {
+        return match record::parse_epoch(raw) {
+            Some(f) if f > handled => Ok(Some(f)),
+            Some(_) => Ok(None),
+            None => Err(format!(
+                "marker value {raw:?} is not a fence time (epoch seconds); not evacuating"
+            )),
+        };
+    }
+    if node.online {
+        return Ok(None);
+    }
+    if !node.remote {
+        return Err("a full cluster node is evacuated only on the marker written by a umha fence agent with evacuate=1".to_owned());
+    }
+    let lost = node.last_failure.unwrap_or(0);
+    let Some(fenced) = node.node_fenced else {
+        return Err(waiting_for_fence(node, history));
+    };
+    let Some(history) = history else {
+        return Err("fence history unavailable; not evacuating".to_owned());
+    };
+    let since = cib::UnixTime::from_secs(lost.max(handled));
+    match history.confirmed_fence_after(&node.name, since) {
+        Some(event) => {
+            let f = event.completed.map(|t| t.secs()).unwrap_or(0);
+            if f + FENCE_RECORD_SKEW < fenced {
+                Err(format!(
+                    "the controller recorded a fence at {fenced} but the fence history's latest successful off/reboot is at {f}; not evacuating until they agree (or set the marker after checking the node is off)"
+                ))
+            } else {
+                Ok(Some(f))
+            }
+        }
+        None => Err(format!(
+            "recorded as fenced at {fenced}, but the fence history has no successful off/reboot after {}; not evacuating",
+            lost.max(handled)
+        )),
+    }
+}
+
+fn waiting_for_fence(node: &ComputeNode, history: Option<&FenceHistory>) -> String {
+    let mut text = "lost, not fenced yet: waiting for fencing before any evacuation".to_owned();
+    if let Some(last) = history.and_then(|h| {
+        h.events_for(&node.name)
+            .filter(|e| e.status == cib::FenceStatus::Failed)
+            .filter(|e| {
+                e.completed
+                    .is_some_and(|t| t.secs() > node.last_failure.unwrap_or(0))
+            })
+            .max_by_key(|e| e.completed)
+    }) {
+        text.push_str(&format!(
+            " (last fence attempt failed{})",
+            last.exit_reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    text
+}
+
+/// The nodes that count as failed for the valve (see [`crate::valve`]).
+pub fn failed_in_window(snapshot: &Snapshot, window: i64) -> BTreeSet<String> {
+    let since = snapshot.now - window;
+    snapshot
+        .nodes
+        .iter()
+        .filter(|n| {
+            !n.online
+                || n.marker.is_some()
+                || n.handled.is_some_and(|h| h >= since)
+                || n.last_failure.is_some_and(|t| t >= since)
+                || n.record
+                    .is_some_and(|r| matches!(r.phase, Phase::Held | Phase::Evacuating))
+        })
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+/// Decide one step.
+pub fn plan(snapshot: &Snapshot, valve: &Valve) -> Plan {
+    let mut plan = Plan::default();
+    let window = i64::try_from(valve.window.as_secs()).unwrap_or(i64::MAX);
+    let mut hold = snapshot.hold.clone();
+    for node in &snapshot.nodes {
+        let evidence = fence_evidence(node, snapshot.history.as_ref());
+        let fence = match evidence {
+            Err(why) => {
+                plan.status(node, "blocked", why, true);
+                continue;
+            }
+            Ok(None) => {
+                if let (Some(raw), Some(handled)) = (&node.marker, node.handled)
+                    && record::parse_epoch(raw).is_some_and(|f| f <= handled)
+                {
+                    plan.event(
+                        Some(&node.name),
+                        "stale-marker",
+                        format!("marker {raw} is not newer than the incident closed at {handled}; cleared"),
+                        false,
+                    );
+                    plan.writes.push(Write::ClearMarker {
+                        node: node.name.clone(),
+                    });
+                }
+                if let Some(r) = node.record.filter(|r| r.phase == Phase::Restoring) {
+                    plan.work.push(Work {
+                        node: node.name.clone(),
+                        fence: r.fence,
+                        phase: Phase::Restoring,
+                    });
+                }
+                continue;
+            }
+            Ok(Some(f)) => f,
+        };
+        if node.marker.is_none() {
+            // Rule 2: write the marker now, so the incident survives the
+            // node's return and nova-compute stays off it.
+            plan.writes.push(Write::SetMarker {
+                node: node.name.clone(),
+                fence,
+            });
+            plan.event(
+                Some(&node.name),
+                "fenced",
+                format!("fence confirmed by the fence history (completed at {fence}); marker set"),
+                false,
+            );
+        }
+        if !snapshot.quorum {
+            plan.status(
+                node,
+                "no-quorum",
+                "fenced; the cluster has no quorum: waiting".to_owned(),
+                true,
+            );
+            continue;
+        }
+        let phase = node.record.filter(|r| r.fence == fence).map(|r| r.phase);
+        match phase {
+            None => {
+                let verdict = if hold.is_some() {
+                    None
+                } else {
+                    Some(valve.evaluate(&failed_in_window(snapshot, window), snapshot.nodes.len()))
+                };
+                match verdict {
+                    Some(Verdict::Open) => {
+                        plan.record(&node.name, Phase::Evacuating, fence);
+                        plan.event(
+                            Some(&node.name),
+                            "approved",
+                            format!("fenced at {fence}: evacuating"),
+                            false,
+                        );
+                        plan.work.push(Work {
+                            node: node.name.clone(),
+                            fence,
+                            phase: Phase::Evacuating,
+                        });
+                    }
+                    Some(Verdict::Trip { reason, .. }) => {
+                        let text = format!("{} {reason}", snapshot.now);
+                        plan.writes.push(Write::SetHold { text: text.clone() });
+                        plan.event(None, "valve", format!("valve tripped: {reason}; nothing is evacuated until the hold is released (crm_attribute --type crm_config --name {} --delete)", record::HOLD), true);
+                        hold = Some(text);
+                        plan.record(&node.name, Phase::Held, fence);
+                        plan.status(
+                            node,
+                            "held",
+                            format!("fenced; held by the valve: {reason}"),
+                            true,
+                        );
+                    }
+                    None => {
+                        plan.record(&node.name, Phase::Held, fence);
+                        plan.status(
+                            node,
+                            "held",
+                            "fenced; held: the valve's hold is set".to_owned(),
+                            true,
+                        );
+                    }
+                }
+            }
+            Some(Phase::Held) if hold.is_none() => {
+                plan.record(&node.name, Phase::Evacuating, fence);
+                plan.event(
+                    Some(&node.name),
+                    "released",
+                    "the valve's hold was released: evacuating".to_owned(),
+                    false,
+                );
+                plan.work.push(Work {
+                    node: node.name.clone(),
+                    fence,
+                    phase: Phase::Evacuating,
+                });
+            }
+            Some(Phase::Held) | Some(Phase::Failed) => {}
+            // Restoring/Done with the marker still set: the close was
+            // interrupted before the marker went; finish it.
+            Some(phase) => plan.work.push(Work {
+                node: node.name.clone(),
+                fence,
+                phase: if phase == Phase::Evacuating {
+                    Phase::Evacuating
+                } else {
+                    Phase::Restoring
+                },
+            }),
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

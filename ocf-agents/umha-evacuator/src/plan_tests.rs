@@ -1,0 +1,429 @@
+use std::time::Duration;
+
+use super::*;
+
+const T: i64 = 1_795_318_154;
+
+fn when(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%SZ")
+        .to_string()
+}
+
+fn history(events: &[(&str, &str, &str, i64)]) -> FenceHistory {
+    let body: String = events
+        .iter()
+        .map(|(target, action, status, t)| {
+            format!(
+                r#"<fence_event action="{action}" target="{target}" client="c" origin="ctl1" status="{status}" exit-reason="BMC said no" completed="{}"/>"#,
+                when(*t)
+            )
+        })
+        .collect();
+    FenceHistory::parse(&format!(
+        r#"<pacemaker-result api-version="2.25" request="stonith_admin"><list name="fencing history">{body}</list><status code="0" message="OK"/></pacemaker-result>"#
+    ))
+    .unwrap()
+}
+
+fn node(name: &str) -> ComputeNode {
+    ComputeNode {
+        name: name.into(),
+        online: true,
+        remote: true,
+        node_fenced: None,
+        last_failure: None,
+        marker: None,
+        handled: None,
+        record: None,
+        status: None,
+    }
+}
+
+fn snapshot(nodes: Vec<ComputeNode>) -> Snapshot {
+    Snapshot {
+        now: T + 100,
+        quorum: true,
+        nodes,
+        hold: None,
+        history: Some(history(&[])),
+    }
+}
+
+fn valve(ratio: f64) -> Valve {
+    Valve {
+        max_failed_hosts: 6,
+        max_failed_ratio: ratio,
+        window: Duration::from_secs(600),
+    }
+}
+
+fn lost_and_fenced(name: &str) -> ComputeNode {
+    ComputeNode {
+        online: false,
+        last_failure: Some(T),
+        node_fenced: Some(T + 5),
+        ..node(name)
+    }
+}
+
+fn work_nodes(plan: &Plan) -> Vec<(&str, Phase)> {
+    plan.work
+        .iter()
+        .map(|w| (w.node.as_str(), w.phase))
+        .collect()
+}
+
+#[test]
+fn settled_cluster_needs_nothing() {
+    let s = snapshot(vec![node("cmp1"), node("cmp2")]);
+    assert!(!s.needs_history());
+    assert_eq!(plan(&s, &valve(0.6)), Plan::default());
+}
+
+#[test]
+fn marker_opens_an_incident_even_when_the_node_is_back() {
+    let mut n = node("cmp1");
+    n.marker = Some((T + 4).to_string());
+    let s = snapshot(vec![n, node("cmp2"), node("cmp3")]);
+    let p = plan(&s, &valve(0.6));
+    assert_eq!(work_nodes(&p), [("cmp1", Phase::Evacuating)]);
+    assert!(p.writes.contains(&Write::SetRecord {
+        node: "cmp1".into(),
+        record: NodeRecord {
+            phase: Phase::Evacuating,
+            fence: T + 4
+        }
+    }));
+    assert!(
+        !p.writes
+            .iter()
+            .any(|w| matches!(w, Write::SetMarker { .. }))
+    );
+}
+
+#[test]
+fn stale_marker_is_cleared_not_acted_on() {
+    let mut n = node("cmp1");
+    n.marker = Some(T.to_string());
+    n.handled = Some(T);
+    let p = plan(&snapshot(vec![n]), &valve(0.6));
+    assert!(p.work.is_empty());
+    assert_eq!(
+        p.writes,
+        [Write::ClearMarker {
+            node: "cmp1".into()
+        }]
+    );
+}
+
+#[test]
+fn unreadable_marker_blocks_with_a_reason() {
+    let mut n = node("cmp1");
+    n.marker = Some("yes".into());
+    let p = plan(&snapshot(vec![n]), &valve(0.6));
+    assert!(p.work.is_empty());
+    assert!(p.events[0].alert);
+    assert!(p.events[0].message.contains("not a fence time"));
+}
+
+#[test]
+fn lost_but_not_fenced_waits_and_says_why() {
+    let mut n = lost_and_fenced("cmp1");
+    n.node_fenced = None;
+    let mut s = snapshot(vec![n, node("cmp2"), node("cmp3")]);
+    s.history = Some(history(&[("cmp1", "reboot", "failed", T + 3)]));
+    let p = plan(&s, &valve(0.6));
+    assert!(p.work.is_empty());
+    let Write::SetStatus { text, .. } = &p.writes[0] else {
+        panic!("{p:?}")
+    };
+    assert!(text.contains("waiting for fencing"), "{text}");
+    assert!(text.contains("BMC said no"), "{text}");
+    // Said once: the status in the CIB keeps it from repeating.
+    let mut s2 = s.clone();
+    s2.nodes[0].status = Some(text.clone());
+    assert_eq!(plan(&s2, &valve(0.6)), Plan::default());
+}
+
+#[test]
+fn fence_history_after_the_loss_opens_and_marks() {
+    let mut s = snapshot(vec![lost_and_fenced("cmp1"), node("cmp2"), node("cmp3")]);
+    s.history = Some(history(&[("cmp1", "reboot", "success", T + 4)]));
+    let p = plan(&s, &valve(0.6));
+    assert_eq!(work_nodes(&p), [("cmp1", Phase::Evacuating)]);
+    assert_eq!(
+        p.writes[0],
+        Write::SetMarker {
+            node: "cmp1".into(),
+            fence: T + 4
+        }
+    );
+}
+
+#[test]
+fn a_fence_before_the_loss_does_not_count() {
+    let mut s = snapshot(vec![lost_and_fenced("cmp1"), node("cmp2"), node("cmp3")]);
+    s.history = Some(history(&[
+        ("cmp1", "reboot", "success", T - 50),
+        ("cmp1", "reboot", "success", T),
+        ("cmp1", "on", "success", T + 4),
+        ("cmp1", "off", "failed", T + 4),
+        ("cmp9", "off", "success", T + 4),
+    ]));
+    let p = plan(&s, &valve(0.6));
+    assert!(p.work.is_empty(), "{p:?}");
+    assert!(p.events[0].message.contains("no successful off/reboot"));
+}
+
+#[test]
+fn a_fence_already_handled_does_not_count() {
+    let mut n = lost_and_fenced("cmp1");
+    n.handled = Some(T + 4);
+    let mut s = snapshot(vec![n, node("cmp2"), node("cmp3")]);
+    s.history = Some(history(&[("cmp1", "reboot", "success", T + 4)]));
+    assert!(plan(&s, &valve(0.6)).work.is_empty());
+}
+
+#[test]
+fn controller_record_far_newer_than_history_is_doubt() {
+    let mut n = lost_and_fenced("cmp1");
+    n.last_failure = None;
+    n.node_fenced = Some(T + 4 + FENCE_RECORD_SKEW + 1);
+    let mut s = snapshot(vec![n, node("cmp2"), node("cmp3")]);
+    s.history = Some(history(&[("cmp1", "off", "success", T + 4)]));
+    let p = plan(&s, &valve(0.6));
+    assert!(p.work.is_empty());
+    assert!(p.events[0].message.contains("until they agree"));
+}
+
+#[test]
+fn no_history_no_evacuation() {
+    let mut s = snapshot(vec![lost_and_fenced("cmp1"), node("cmp2"), node("cmp3")]);
+    s.history = None;
+    assert!(plan(&s, &valve(0.6)).work.is_empty());
+}
+
+#[test]
+fn full_cluster_nodes_need_the_marker() {
+    let mut n = lost_and_fenced("cmp1");
+    n.remote = false;
+    let mut s = snapshot(vec![n, node("cmp2"), node("cmp3")]);
+    s.history = Some(history(&[("cmp1", "reboot", "success", T + 4)]));
+    let p = plan(&s, &valve(0.6));
+    assert!(p.work.is_empty());
+    assert!(p.events[0].message.contains("marker"));
+}
+
+#[test]
+fn no_quorum_no_evacuation() {
+    let mut n = node("cmp1");
+    n.marker = Some((T + 4).to_string());
+    let mut s = snapshot(vec![n, node("cmp2"), node("cmp3")]);
+    s.quorum = false;
+    let p = plan(&s, &valve(0.6));
+    assert!(p.work.is_empty());
+    assert!(
+        !p.writes
+            .iter()
+            .any(|w| matches!(w, Write::SetRecord { .. }))
+    );
+}
+
+#[test]
+fn valve_trips_on_two_of_three_and_holds_both() {
+    let mut s = snapshot(vec![
+        lost_and_fenced("cmp1"),
+        lost_and_fenced("cmp2"),
+        node("cmp3"),
+    ]);
+    s.history = Some(history(&[
+        ("cmp1", "reboot", "success", T + 4),
+        ("cmp2", "reboot", "success", T + 6),
+    ]));
+    let p = plan(&s, &valve(0.5));
+    assert!(p.work.is_empty(), "{p:?}");
+    let hold = p
+        .writes
+        .iter()
+        .position(|w| matches!(w, Write::SetHold { .. }))
+        .unwrap();
+    let first_held = p
+        .writes
+        .iter()
+        .position(|w| {
+            matches!(
+                w,
+                Write::SetRecord {
+                    record: NodeRecord {
+                        phase: Phase::Held,
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert!(
+        hold < first_held,
+        "the hold is written before any node is held"
+    );
+    let held: Vec<_> = p
+        .writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::SetRecord { node, record } if record.phase == Phase::Held => Some(node.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held, ["cmp1", "cmp2"]);
+    assert_eq!(
+        p.writes
+            .iter()
+            .filter(|w| matches!(w, Write::SetHold { .. }))
+            .count(),
+        1
+    );
+    assert!(p.events.iter().any(|e| e.kind == "valve" && e.alert));
+}
+
+#[test]
+fn a_lost_unfenced_node_counts_for_the_valve() {
+    // cmp2 is still waiting for its fence: cmp1 must not be evacuated alone.
+    let mut cmp2 = lost_and_fenced("cmp2");
+    cmp2.node_fenced = None;
+    let mut s = snapshot(vec![lost_and_fenced("cmp1"), cmp2, node("cmp3")]);
+    s.history = Some(history(&[("cmp1", "reboot", "success", T + 4)]));
+    assert!(plan(&s, &valve(0.5)).work.is_empty());
+}
+
+#[test]
+fn a_node_evacuated_earlier_in_the_window_counts() {
+    let mut earlier = node("cmp2");
+    earlier.handled = Some(T - 200);
+    let mut s = snapshot(vec![lost_and_fenced("cmp1"), earlier, node("cmp3")]);
+    s.history = Some(history(&[("cmp1", "reboot", "success", T + 4)]));
+    assert!(plan(&s, &valve(0.5)).work.is_empty());
+    // Outside the window it does not.
+    s.nodes[1].handled = Some(T - 1000);
+    assert_eq!(plan(&s, &valve(0.5)).work.len(), 1);
+}
+
+#[test]
+fn release_resumes_held_nodes_and_hold_holds_new_ones() {
+    let mut held = node("cmp1");
+    held.marker = Some((T + 4).to_string());
+    held.record = Some(NodeRecord {
+        phase: Phase::Held,
+        fence: T + 4,
+    });
+    let mut fresh = node("cmp2");
+    fresh.marker = Some((T + 6).to_string());
+    let mut s = snapshot(vec![held, fresh, node("cmp3")]);
+    s.hold = Some("set".into());
+    let p = plan(&s, &valve(0.5));
+    assert!(p.work.is_empty());
+    assert!(p.writes.contains(&Write::SetRecord {
+        node: "cmp2".into(),
+        record: NodeRecord {
+            phase: Phase::Held,
+            fence: T + 6
+        }
+    }));
+    // Released: both held nodes go, without asking the valve again.
+    s.hold = None;
+    s.nodes[1].record = Some(NodeRecord {
+        phase: Phase::Held,
+        fence: T + 6,
+    });
+    let p = plan(&s, &valve(0.5));
+    assert_eq!(
+        work_nodes(&p),
+        [("cmp1", Phase::Evacuating), ("cmp2", Phase::Evacuating)]
+    );
+}
+
+#[test]
+fn incidents_in_progress_continue_and_failed_ones_wait() {
+    let mut a = node("cmp1");
+    a.marker = Some((T + 4).to_string());
+    a.record = Some(NodeRecord {
+        phase: Phase::Evacuating,
+        fence: T + 4,
+    });
+    let mut b = node("cmp2");
+    b.marker = Some((T + 4).to_string());
+    b.record = Some(NodeRecord {
+        phase: Phase::Failed,
+        fence: T + 4,
+    });
+    let mut c = node("cmp3");
+    c.record = Some(NodeRecord {
+        phase: Phase::Restoring,
+        fence: T - 10,
+    });
+    c.handled = Some(T - 10);
+    let p = plan(&snapshot(vec![a, b, c]), &valve(0.0));
+    assert_eq!(
+        work_nodes(&p),
+        [("cmp1", Phase::Evacuating), ("cmp3", Phase::Restoring)]
+    );
+    assert!(p.writes.is_empty(), "{p:?}");
+}
+
+#[test]
+fn an_older_record_does_not_hide_a_new_incident() {
+    let mut n = node("cmp1");
+    n.marker = Some((T + 4).to_string());
+    n.handled = Some(T - 500);
+    n.record = Some(NodeRecord {
+        phase: Phase::Done,
+        fence: T - 500,
+    });
+    let p = plan(&snapshot(vec![n, node("cmp2"), node("cmp3")]), &valve(0.6));
+    assert_eq!(work_nodes(&p), [("cmp1", Phase::Evacuating)]);
+}
+
+#[test]
+fn selector_kinds() {
+    let cib = cib::Cib::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../crates/cib/fixtures/attributes-cib.xml"
+    ))
+    .unwrap();
+    let names = |sel: &Selector| -> Vec<String> {
+        Snapshot::from_cib(&cib, sel, "umha-evacuate", T)
+            .nodes
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
+    };
+    assert_eq!(names(&Selector::Remote), ["cmp1", "cmp2", "cmp3"]);
+    assert_eq!(
+        names(&Selector::Names(["cmp2".to_owned()].into())),
+        ["cmp2"]
+    );
+    assert_eq!(
+        names(&Selector::Attribute {
+            name: "umha-test".into(),
+            value: Some("42".into())
+        }),
+        ["cmp2"]
+    );
+}
+
+#[test]
+fn real_capture_of_a_fenced_node_is_an_incident_by_the_history_rule() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../crates/cib/fixtures");
+    let cib = cib::Cib::from_file(format!("{dir}/fenced-off-cib.xml")).unwrap();
+    let mut s = Snapshot::from_cib(&cib, &Selector::Remote, "umha-evacuate", T + 10_000);
+    assert!(s.needs_history());
+    let cmp1 = s.nodes.iter().find(|n| n.name == "cmp1").unwrap();
+    assert!(!cmp1.online);
+    assert!(cmp1.node_fenced.is_some());
+    let text = std::fs::read_to_string(format!("{dir}/fenced-off-fence-history.xml")).unwrap();
+    s.history = Some(FenceHistory::parse(&text).unwrap());
+    let p = plan(&s, &valve(0.6));
+    assert_eq!(work_nodes(&p), [("cmp1", Phase::Evacuating)]);
+}

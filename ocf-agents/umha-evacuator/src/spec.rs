@@ -1,0 +1,285 @@
+//! The agent's table: parameters, actions, examples. Meta-data, the help
+//! text and the man page are generated from it.
+
+use std::time::Duration;
+
+use agent_core::{Action, ActionSpec, AgentSpec, Example, ParamSpec, Tool};
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+pub static SPEC: AgentSpec = AgentSpec {
+    provider: agent_core::PROVIDER,
+    name: "umha-evacuator",
+    version: env!("CARGO_PKG_VERSION"),
+    shortdesc: "Evacuates the instances of fenced compute nodes through Nova",
+    longdesc: "Run one instance of this agent on the controllers (a primitive, not a clone). \
+Every monitor is one bounded reconcile step over state kept in the CIB, so whichever \
+controller runs it continues where another stopped.
+
+A step reads the CIB (and the fence history when a compute node is down). A compute node's \
+instances are evacuated only when the node is confirmed fenced after it failed: either it \
+carries the marker attribute (marker_attribute, written by a umha fence agent with evacuate=1 \
+only after it read back that the power is off), or it is a Pacemaker Remote node that the \
+controller records as fenced and not reconnected since, and the fence history shows a \
+successful off or reboot that completed after the node was lost. The cluster must have \
+quorum. The agent then forces the node's nova-compute service down and disables it with a \
+reason, and evacuates its instances with bounded parallelism. Before every evacuate it reads \
+the instance and its migrations afresh: Nova accepts a second evacuate of an instance that is \
+already rebuilding, and the instance ends up stuck. Each instance is followed until it runs on \
+another host (or is stopped there, if it was stopped), retried a bounded number of times, and \
+its outcome is recorded. When every instance is settled the marker is cleared (the crm \
+snippets' location rule keeps nova-compute off a node while its marker is set), and with \
+on_recovery=enable the service is enabled again once nova-compute is back and its evacuation \
+migrations are completed: un-force, wait for up, then enable.
+
+The valve (UMHA's [valve]) stops everything when too many compute nodes fail within \
+failure_window: nothing is evacuated, the cluster property umha-hold (property set \
+umha-evacuator) is set and an alert is logged. Delete it to release the hold: \
+crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold --delete. \
+A node counts as failed when it is down, carries a marker, or was fenced or lost within the \
+window, so slow cascades trip it too.
+
+Per compute node the agent keeps umha-evac-state, umha-evac-handled and umha-evac-status \
+(persistent node attributes; crm_mon -A shows the status line). Every decision and instance \
+outcome is appended to history_file as JSON lines. With dry_run=true (UMHA's \
+really_evacuate=false) every decision is logged and recorded, and Nova is never written.
+
+Credentials come from clouds.yaml (cloud, clouds_yaml); no password is ever a resource \
+parameter. The monitor succeeds while the agent is started, whatever it finds: problems are \
+shown in the node attributes, the log and the history, because restarting the agent would \
+not fix a cloud. Wrong credentials or a broken clouds.yaml fail start and validate-all with \
+OCF_ERR_CONFIGURED.",
+    params: &[
+        ParamSpec::string(
+            "cloud",
+            "Cloud name in clouds.yaml",
+            "The entry of clouds.yaml with the credentials (an admin, or a user allowed to \
+list and evacuate servers of all projects and to update compute services). Keystone v3 \
+password or application credential, region, interface and cacert are read from it; \
+'verify: false' there turns TLS verification off.",
+        )
+        .default("umha"),
+        ParamSpec::string(
+            "clouds_yaml",
+            "Path of clouds.yaml",
+            "Read this file instead of the standard places (OS_CLIENT_CONFIG_FILE, \
+~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml). secure.yaml next to it is \
+merged as usual. Keep it readable by root only.",
+        ),
+        ParamSpec::list(
+            "compute_nodes",
+            "Compute nodes",
+            "The Pacemaker node names of the compute nodes this agent protects. Empty (the \
+default) means every Pacemaker Remote node, unless compute_attribute is set.",
+        ),
+        ParamSpec::string(
+            "compute_attribute",
+            "Node attribute that marks compute nodes",
+            "NAME or NAME=VALUE: the nodes whose node attribute NAME is set (to VALUE) are the \
+compute nodes. Used when compute_nodes is empty.",
+        ),
+        ParamSpec::string(
+            "host_map",
+            "Node name to Nova host map",
+            "node:host pairs separated by ';' (pcmk_host_map syntax), for nodes whose Nova \
+host name is not their Pacemaker name. Unmapped nodes match a nova-compute service by exact \
+name, then by short name (the part before the first dot) when exactly one service has it; \
+an ambiguous or missing match is refused and shown in the node's status.",
+        ),
+        ParamSpec::string(
+            "marker_attribute",
+            "Evacuation marker attribute",
+            "The persistent node attribute that says an evacuation is owed, holding the fence \
+time (epoch seconds). It must match evacuate_attribute of the fence devices (default \
+umha-evacuate) and the nova-compute location rule.",
+        )
+        .default("umha-evacuate"),
+        ParamSpec::integer(
+            "max_failed_hosts",
+            "Valve: failed nodes that stop evacuation",
+            "When this many compute nodes failed within failure_window, nothing is evacuated \
+and the hold is set. UMHA's power_off_number (default 6). 0 disables the rule.",
+        )
+        .default("6")
+        .range(0, 100_000),
+        ParamSpec::string(
+            "max_failed_ratio",
+            "Valve: share of failed nodes that stops evacuation",
+            "When this share of all compute nodes (a number from 0 to 1, or a percentage) \
+failed within failure_window, and at least two did, nothing is evacuated and the hold is \
+set. UMHA's power_off_ratio (default 0.6). 0 disables the rule.",
+        )
+        .default("0.6"),
+        ParamSpec::duration(
+            "failure_window",
+            "Valve: window",
+            "How far back failures count for the valve.",
+        )
+        .default("10min"),
+        ParamSpec::string(
+            "instance_selection",
+            "Which instances to evacuate",
+            "tagged: instances whose flavor (extra spec) or image (property) has \
+evacuable_tag=true, or all instances when no flavor or image in the cloud is tagged (as \
+fence_compute does); metadata: instances whose metadata ha_metadata_key is true (Masakari's \
+HA_Enabled); all: every instance.",
+        )
+        .choices(&["tagged", "metadata", "all"])
+        .default("tagged"),
+        ParamSpec::string(
+            "evacuable_tag",
+            "Tag for instance_selection=tagged",
+            "The flavor extra spec / image property that marks evacuable instances.",
+        )
+        .default("evacuable"),
+        ParamSpec::string(
+            "ha_metadata_key",
+            "Metadata key for instance_selection=metadata",
+            "The instance metadata key that marks evacuable instances.",
+        )
+        .default("HA_Enabled"),
+        ParamSpec::boolean(
+            "evacuate_local_disk",
+            "Evacuate instances on local disks",
+            "An instance that boots from an image on the compute node's local disk is rebuilt \
+from that image elsewhere, and what it wrote is lost (unless the instances directory is on \
+shared storage, which Nova detects). UMHA's allow_evacuate_local_vm, false by default: such \
+instances stay. Boot-from-volume instances are always evacuated.",
+        )
+        .default("false"),
+        ParamSpec::boolean(
+            "evacuate_error_instances",
+            "Evacuate instances in ERROR",
+            "Instances that were in ERROR before the failure stay by default.",
+        )
+        .default("false"),
+        ParamSpec::list(
+            "exclude_instances",
+            "Instances never evacuated",
+            "Instance ids or names that stay where they are.",
+        ),
+        ParamSpec::integer(
+            "max_parallel",
+            "Evacuations issued at once",
+            "How many instances are checked and evacuated at the same time. Nova's own \
+rebuild work is the bottleneck: on the lab, issuing one by one finished sooner than all at \
+once (see the benchmark in the README).",
+        )
+        .default("2")
+        .range(1, 64),
+        ParamSpec::integer(
+            "max_attempts",
+            "Evacuate attempts per instance",
+            "An instance whose evacuation failed is evacuated again, up to this many attempts \
+in total; then it is reported as failed and the node's marker stays.",
+        )
+        .default("3")
+        .range(1, 10),
+        ParamSpec::duration(
+            "instance_timeout",
+            "Longest rebuild of one instance",
+            "An evacuation not finished after this long is reported as failed. It is never \
+evacuated again while Nova may still be working on it.",
+        )
+        .default("10min"),
+        ParamSpec::string(
+            "on_recovery",
+            "What to do with the service after evacuation",
+            "enable: when every instance is settled, the marker is cleared, and once \
+nova-compute is back and its evacuation migrations are completed, the service is \
+un-forced, waited for, and enabled (in that order: enabling a service Nova still counts as \
+down leaves it unusable for about a minute). manual: leave it forced down and disabled for \
+the operator.",
+        )
+        .choices(&["enable", "manual"])
+        .default("enable"),
+        ParamSpec::boolean(
+            "dry_run",
+            "Decide and record, but never write to Nova",
+            "UMHA's really_evacuate=false. Every decision is logged and written to the history \
+with dry_run=true; Nova is only read. The marker is still cleared when the incident is \
+closed, so nova-compute is not kept off the node.",
+        )
+        .default("false")
+        .reloadable(),
+        ParamSpec::string(
+            "history_file",
+            "Evacuation history",
+            "Append-only JSON-lines file with every decision and instance outcome.",
+        )
+        .default("/var/log/umha/evacuations.jsonl"),
+        ParamSpec::duration(
+            "step_time",
+            "Work per monitor",
+            "How long one monitor may keep evacuating and following instances before it \
+returns (less when the monitor timeout is shorter). The next monitor continues.",
+        )
+        .default("20s"),
+    ],
+    actions: &[
+        ActionSpec::new(Action::Start, secs(30)),
+        ActionSpec::new(Action::Stop, secs(30)),
+        ActionSpec::new(Action::Monitor, secs(60))
+            .interval(secs(5))
+            .depth(0),
+        ActionSpec::new(Action::Reload, secs(30)),
+        ActionSpec::new(Action::MetaData, secs(5)),
+        ActionSpec::new(Action::ValidateAll, secs(30)),
+    ],
+    examples: &[
+        Example {
+            title: "The evacuator on the controllers, with UMHA's valve",
+            tool: Tool::Crm,
+            command: "crm configure primitive evacuator ocf:umha:umha-evacuator \\
+    params cloud=umha max_failed_hosts=6 max_failed_ratio=0.6 \\
+    op monitor interval=5s timeout=60s
+crm configure location evacuator-on-controllers evacuator \\
+    rule -inf: #kind ne cluster",
+        },
+        Example {
+            title: "The same with pcs, and nova-compute kept off nodes still being evacuated",
+            tool: Tool::Pcs,
+            command: "pcs resource create evacuator ocf:umha:umha-evacuator cloud=umha \\
+    op monitor interval=5s timeout=60s
+pcs constraint location evacuator rule score=-INFINITY '#kind' ne cluster
+pcs constraint location nova-compute-clone rule score=-INFINITY defined umha-evacuate",
+        },
+        Example {
+            title: "Release the valve's hold",
+            tool: Tool::Shell,
+            command: "crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold --delete",
+        },
+        Example {
+            title: "What it did",
+            tool: Tool::Shell,
+            command: "crm_mon -1 -A
+tail /var/log/umha/evacuations.jsonl",
+        },
+    ],
+    see_also: &[
+        "fence_ipmi(8)",
+        "ocf_umha_storage-monitor(7)",
+        "crm_attribute(8)",
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_core::testing::{check_spec, xmllint_dtd};
+
+    #[test]
+    fn table_is_valid() {
+        check_spec(&SPEC).unwrap();
+    }
+
+    #[test]
+    fn meta_data_is_valid_against_the_dtd() {
+        match xmllint_dtd(&SPEC.metadata_xml()) {
+            None => println!("SKIPPED: xmllint or the OCF DTD is not installed"),
+            Some(r) => r.unwrap(),
+        }
+    }
+}

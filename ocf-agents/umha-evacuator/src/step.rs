@@ -1,0 +1,523 @@
+//! One reconcile step: snapshot, plan, CIB writes, then Nova work within
+//! the step's time.
+
+use std::collections::BTreeMap;
+
+use openstack::{Compute, Service};
+use thiserror::Error;
+use umha_common::Deadline;
+
+use crate::cluster::Cluster;
+use crate::config::{Config, OnRecovery};
+use crate::history::{Entry, History};
+use crate::nova::{self, Fate, Incident, Nova, Tally};
+use crate::plan::{self, ComputeNode, Event, Plan, Snapshot, Work, Write};
+use crate::record::{NodeRecord, Phase};
+use crate::selection::TagIndex;
+
+#[derive(Debug, Error)]
+pub enum StepError {
+    #[error("cannot read the cluster state: {0}")]
+    Cluster(#[from] cib::CibError),
+}
+
+/// How a step connects to Nova (a closure so tests can point it at a fake
+/// cloud). Called only when there is Nova work.
+pub type Connect<'a> = dyn Fn(Deadline) -> Result<(Compute, TagIndex), openstack::Error> + 'a;
+
+/// What a step did, for the log and the tests.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub plan: Plan,
+    pub write_errors: Vec<String>,
+    pub settled: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Stepper<'a, C: Cluster> {
+    pub cluster: &'a C,
+    pub config: &'a Config,
+    pub history: History,
+}
+
+fn log_event(event: &Event) {
+    let who = event
+        .node
+        .as_deref()
+        .map(|n| format!("{n}: "))
+        .unwrap_or_default();
+    if event.alert {
+        log::error!("ALERT {who}{}", event.message);
+    } else {
+        log::info!("{who}{}", event.message);
+    }
+}
+
+impl<'a, C: Cluster> Stepper<'a, C> {
+    pub fn new(cluster: &'a C, config: &'a Config) -> Self {
+        Self {
+            cluster,
+            config,
+            history: History::new(&config.history_file),
+        }
+    }
+
+    fn record(&mut self, entry: Entry) {
+        if let Err(e) = self.history.append(&entry) {
+            log::error!("{e}");
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        log_event(event);
+        let mut entry = Entry::new(event.kind, event.message.clone());
+        entry.node = event.node.clone();
+        entry.dry_run = self.config.dry_run;
+        if event.alert {
+            entry.event = format!("alert:{}", event.kind);
+        }
+        self.record(entry);
+    }
+
+    fn write(&mut self, write: &Write, deadline: Deadline) -> Result<(), String> {
+        self.cluster
+            .apply(self.config, write, deadline)
+            .map_err(|e| format!("{write:?}: {e}"))
+    }
+
+    fn write_all(&mut self, writes: &[Write], deadline: Deadline) -> Result<(), String> {
+        for w in writes {
+            self.write(w, deadline)?;
+        }
+        Ok(())
+    }
+
+    /// The status line, written when it changes.
+    fn status(&mut self, node: &ComputeNode, text: String, deadline: Deadline) {
+        if node.status.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        let write = Write::SetStatus {
+            node: node.name.clone(),
+            text,
+        };
+        if let Err(e) = self.write(&write, deadline) {
+            log::error!("{e}");
+        }
+    }
+
+    /// Run one step, stopping Nova work when `deadline` nears.
+    pub fn step(&mut self, connect: &Connect<'_>, deadline: Deadline) -> Result<Report, StepError> {
+        let now = nova::now();
+        let snapshot = self.cluster.snapshot(self.config, now, deadline)?;
+        let plan = plan::plan(&snapshot, &self.config.valve);
+        let mut report = Report::default();
+        for event in &plan.events {
+            self.event(event);
+        }
+        if let Err(e) = self.write_all(&plan.writes, deadline) {
+            // Never do Nova work on a plan the CIB did not take: a hold or
+            // a marker that was not written must not be acted on.
+            log::error!("CIB write failed, no Nova work this step: {e}");
+            report.write_errors.push(e);
+            report.plan = plan;
+            self.sync();
+            return Ok(report);
+        }
+        if !plan.work.is_empty() {
+            self.work(&snapshot, &plan.work, connect, deadline, &mut report);
+        }
+        report.plan = plan;
+        self.sync();
+        Ok(report)
+    }
+
+    fn sync(&mut self) {
+        if let Err(e) = self.history.sync() {
+            log::error!("{e}");
+        }
+    }
+
+    fn work(
+        &mut self,
+        snapshot: &Snapshot,
+        work: &[Work],
+        connect: &Connect<'_>,
+        deadline: Deadline,
+        report: &mut Report,
+    ) {
+        let nodes: BTreeMap<&str, &ComputeNode> = snapshot
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n))
+            .collect();
+        let (compute, tags) = match connect(deadline) {
+            Ok(c) => c,
+            Err(e) => {
+                let text = format!("cannot reach Nova: {e}");
+                for w in work {
+                    if let Some(node) = nodes.get(w.node.as_str()) {
+                        self.alert_status(node, "nova-unreachable", text.clone(), deadline);
+                    }
+                }
+                return;
+            }
+        };
+        let services = match compute.compute_services(None, deadline) {
+            Ok(s) => s,
+            Err(e) => {
+                let text = format!("cannot list Nova compute services: {e}");
+                for w in work {
+                    if let Some(node) = nodes.get(w.node.as_str()) {
+                        self.alert_status(node, "nova-unreachable", text.clone(), deadline);
+                    }
+                }
+                return;
+            }
+        };
+        let hosts: Vec<&str> = services.iter().map(|s| s.host.as_str()).collect();
+        let nova = Nova {
+            compute: &compute,
+            config: self.config,
+            tags: &tags,
+        };
+        let mut active: Vec<(Work, String, Service)> = Vec::new();
+        for w in work {
+            let Some(node) = nodes.get(w.node.as_str()).copied() else {
+                continue;
+            };
+            let host = match self.config.host_map.resolve(&w.node, &hosts) {
+                Ok(h) => h.to_owned(),
+                Err(e) => {
+                    self.alert_status(node, "host-map", format!("not evacuating: {e}"), deadline);
+                    continue;
+                }
+            };
+            let Some(service) = services.iter().find(|s| s.host == host).cloned() else {
+                continue;
+            };
+            let incident = Incident {
+                node: &w.node,
+                host: &host,
+                fence: w.fence,
+            };
+            match w.phase {
+                Phase::Restoring => self.restore(&nova, node, &incident, &service, deadline),
+                _ => match nova.fence_service(&incident, &service, deadline) {
+                    Ok(entries) => {
+                        for e in entries {
+                            log::info!("{}: {}", w.node, e.message);
+                            self.record(e);
+                        }
+                        active.push((w.clone(), host.clone(), service));
+                    }
+                    Err(e) => self.alert_status(
+                        node,
+                        "nova-service",
+                        format!("fenced; cannot force down/disable nova-compute on {host}: {e}"),
+                        deadline,
+                    ),
+                },
+            }
+        }
+        self.evacuate_all(&nova, &nodes, &active, deadline, report);
+    }
+
+    fn alert_status(
+        &mut self,
+        node: &ComputeNode,
+        kind: &'static str,
+        text: String,
+        deadline: Deadline,
+    ) {
+        if node.status.as_deref() != Some(text.as_str()) {
+            self.event(&Event {
+                node: Some(node.name.clone()),
+                kind,
+                message: text.clone(),
+                alert: true,
+            });
+        }
+        self.status(node, text, deadline);
+    }
+
+    /// Rounds over every active incident until all are settled or the
+    /// step's time is used up.
+    fn evacuate_all(
+        &mut self,
+        nova: &Nova<'_>,
+        nodes: &BTreeMap<&str, &ComputeNode>,
+        active: &[(Work, String, Service)],
+        deadline: Deadline,
+        report: &mut Report,
+    ) {
+        let step_end = deadline.min(Deadline::after(self.config.step_time));
+        let mut open: Vec<usize> = (0..active.len()).collect();
+        let mut last: BTreeMap<usize, Tally> = BTreeMap::new();
+        while !open.is_empty() {
+            let mut still = Vec::new();
+            for &i in &open {
+                let (w, host, _) = &active[i];
+                let incident = Incident {
+                    node: &w.node,
+                    host,
+                    fence: w.fence,
+                };
+                let tally = match nova.round(&incident, deadline) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        log::warn!("{}: reading its instances from Nova failed: {e}", w.node);
+                        still.push(i);
+                        continue;
+                    }
+                };
+                let ids = tally.to_evacuate();
+                if self.config.dry_run {
+                    for e in nova.evacuate(&incident, &ids, deadline) {
+                        log::info!("{}: {}", w.node, e.message);
+                        self.record(e);
+                    }
+                    self.finish(
+                        &incident,
+                        nodes.get(w.node.as_str()).copied(),
+                        &tally,
+                        deadline,
+                        report,
+                    );
+                    continue;
+                }
+                if !ids.is_empty() {
+                    for e in nova.evacuate(&incident, &ids, deadline) {
+                        if e.event == "evacuate-error" {
+                            log::warn!(
+                                "{}: {}: {}",
+                                w.node,
+                                e.instance.as_deref().unwrap_or("?"),
+                                e.message
+                            );
+                        } else {
+                            log::info!(
+                                "{}: {}: {}",
+                                w.node,
+                                e.instance.as_deref().unwrap_or("?"),
+                                e.message
+                            );
+                        }
+                        self.record(e);
+                    }
+                    still.push(i);
+                } else if tally.settled() {
+                    self.finish(
+                        &incident,
+                        nodes.get(w.node.as_str()).copied(),
+                        &tally,
+                        deadline,
+                        report,
+                    );
+                } else {
+                    still.push(i);
+                }
+                last.insert(i, tally);
+            }
+            open = still;
+            if open.is_empty() || !step_end.sleep(nova::POLL) || step_end.expired() {
+                break;
+            }
+        }
+        for i in open {
+            let (w, _, _) = &active[i];
+            if let (Some(node), Some(tally)) = (nodes.get(w.node.as_str()).copied(), last.get(&i)) {
+                self.status(node, format!("evacuating: {}", tally.summary()), deadline);
+            }
+        }
+    }
+
+    fn finish(
+        &mut self,
+        incident: &Incident<'_>,
+        node: Option<&ComputeNode>,
+        tally: &Tally,
+        deadline: Deadline,
+        report: &mut Report,
+    ) {
+        let dry = self.config.dry_run;
+        for (id, (name, fate)) in &tally.fates {
+            let (event, message) = match fate {
+                Fate::Landed { host } => ("landed", format!("running on {host}")),
+                Fate::Skipped(why) => ("skipped", format!("not evacuated: {why}")),
+                Fate::Failed(why) => ("failed", format!("evacuation failed: {why}")),
+                Fate::Gone => ("gone", "deleted during the evacuation".to_owned()),
+                Fate::Evacuate if dry => {
+                    ("would-evacuate", "dry run: would be evacuated".to_owned())
+                }
+                Fate::Evacuate | Fate::Rebuilding => continue,
+            };
+            let mut e = incident.entry(event, message, dry);
+            e.instance = Some(id.clone());
+            e.instance_name = Some(name.clone()).filter(|n| !n.is_empty());
+            self.record(e);
+        }
+        let failed = tally.failed();
+        let mut writes = Vec::new();
+        let text;
+        if failed.is_empty() {
+            let phase = if dry || self.config.on_recovery == OnRecovery::Manual {
+                Phase::Done
+            } else {
+                Phase::Restoring
+            };
+            text = if dry {
+                format!(
+                    "dry run: fenced at {}, would have evacuated {} instance(s) ({} skipped); Nova untouched",
+                    incident.fence,
+                    tally.count_would(),
+                    tally.skipped()
+                )
+            } else if phase == Phase::Done {
+                format!(
+                    "evacuated: {}; nova-compute on {} left forced down and disabled (on_recovery=manual)",
+                    tally.summary(),
+                    incident.host
+                )
+            } else {
+                format!("evacuated: {}", tally.summary())
+            };
+            // Handled first: a crash between these writes then leaves a
+            // stale marker (cleared by the next step), never a closed
+            // incident that looks open.
+            writes.push(Write::SetHandled {
+                node: incident.node.to_owned(),
+                fence: incident.fence,
+            });
+            writes.push(Write::SetRecord {
+                node: incident.node.to_owned(),
+                record: NodeRecord {
+                    phase,
+                    fence: incident.fence,
+                },
+            });
+            writes.push(Write::ClearMarker {
+                node: incident.node.to_owned(),
+            });
+            let mut e = incident.entry("incident-done", text.clone(), dry);
+            e.message = text.clone();
+            self.record(e);
+            log::info!("{}: {text}", incident.node);
+        } else {
+            text = format!(
+                "evacuation failed for {} instance(s) ({}); marker kept, nova-compute stays off this node until an operator decides",
+                failed.len(),
+                failed
+                    .iter()
+                    .map(|(id, name, why)| format!(
+                        "{} {id}: {why}",
+                        if name.is_empty() { "?" } else { name }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            writes.push(Write::SetRecord {
+                node: incident.node.to_owned(),
+                record: NodeRecord {
+                    phase: Phase::Failed,
+                    fence: incident.fence,
+                },
+            });
+            self.event(&Event {
+                node: Some(incident.node.to_owned()),
+                kind: "incident-failed",
+                message: text.clone(),
+                alert: true,
+            });
+        }
+        if let Err(e) = self.write_all(&writes, deadline) {
+            log::error!("closing the incident of {}: {e}", incident.node);
+            report.write_errors.push(e);
+            return;
+        }
+        if let Some(node) = node {
+            self.status(node, text, deadline);
+        }
+        report.settled.push(incident.node.to_owned());
+    }
+
+    fn restore(
+        &mut self,
+        nova: &Nova<'_>,
+        node: &ComputeNode,
+        incident: &Incident<'_>,
+        service: &Service,
+        deadline: Deadline,
+    ) {
+        // A close interrupted before the marker went.
+        if node.marker.is_some() {
+            let writes = [
+                Write::SetHandled {
+                    node: node.name.clone(),
+                    fence: incident.fence,
+                },
+                Write::ClearMarker {
+                    node: node.name.clone(),
+                },
+            ];
+            if let Err(e) = self.write_all(&writes, deadline) {
+                log::error!("{e}");
+                return;
+            }
+        }
+        if self.config.dry_run {
+            return;
+        }
+        if !node.online {
+            self.status(
+                node,
+                "evacuated; waiting for the node to return".to_owned(),
+                deadline,
+            );
+            return;
+        }
+        match nova.restore(incident, service, deadline) {
+            Ok((waiting, entries)) => {
+                for e in entries {
+                    log::info!("{}: {}", node.name, e.message);
+                    self.record(e);
+                }
+                match waiting {
+                    Some(why) => self.status(node, why, deadline),
+                    None => {
+                        let write = Write::SetRecord {
+                            node: node.name.clone(),
+                            record: NodeRecord {
+                                phase: Phase::Done,
+                                fence: incident.fence,
+                            },
+                        };
+                        if let Err(e) = self.write(&write, deadline) {
+                            log::error!("{e}");
+                            return;
+                        }
+                        let text = format!(
+                            "recovered: evacuated after the fence at {}; nova-compute on {} enabled again",
+                            incident.fence, incident.host
+                        );
+                        self.record(incident.entry("recovered", text.clone(), false));
+                        self.status(node, text, deadline);
+                    }
+                }
+            }
+            Err(e) => log::warn!(
+                "{}: restoring nova-compute failed, will retry: {e}",
+                node.name
+            ),
+        }
+    }
+}
+
+impl Tally {
+    fn count_would(&self) -> usize {
+        self.fates
+            .values()
+            .filter(|(_, f)| matches!(f, Fate::Evacuate | Fate::Landed { .. } | Fate::Rebuilding))
+            .count()
+    }
+}
