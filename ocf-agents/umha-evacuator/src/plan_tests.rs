@@ -427,3 +427,115 @@ fn real_capture_of_a_fenced_node_is_an_incident_by_the_history_rule() {
     let p = plan(&s, &valve(0.6));
     assert_eq!(work_nodes(&p), [("cmp1", Phase::Evacuating)]);
 }
+
+mod safety {
+    //! The gate as a property: whatever the snapshot, no evacuation starts
+    //! without fence evidence, quorum, and an open valve or a released hold.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_node(i: usize) -> impl Strategy<Value = ComputeNode> {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            proptest::option::of(0i64..200),
+            proptest::option::of(0i64..200),
+            proptest::option::of(prop_oneof![
+                (0i64..200).prop_map(|t| (T + t).to_string()),
+                Just("yes".to_owned()),
+                Just(String::new()),
+            ]),
+            proptest::option::of(0i64..200),
+            proptest::option::of((0usize..5, 0i64..200)),
+        )
+            .prop_map(
+                move |(online, remote, fenced, lost, marker, handled, record)| {
+                    let phases = [
+                        Phase::Held,
+                        Phase::Evacuating,
+                        Phase::Restoring,
+                        Phase::Done,
+                        Phase::Failed,
+                    ];
+                    ComputeNode {
+                        name: format!("cmp{i}"),
+                        online,
+                        remote,
+                        node_fenced: fenced.map(|t| T + t),
+                        last_failure: lost.map(|t| T + t),
+                        marker: marker.filter(|m| !m.is_empty()),
+                        handled: handled.map(|t| T + t),
+                        record: record.map(|(p, t)| NodeRecord {
+                            phase: phases[p],
+                            fence: T + t,
+                        }),
+                        status: None,
+                    }
+                },
+            )
+    }
+
+    fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
+        (
+            (1usize..6).prop_flat_map(|n| (0..n).map(arb_node).collect::<Vec<_>>()),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::collection::vec((0usize..6, 0usize..3, any::<bool>(), 0i64..200), 0..8),
+        )
+            .prop_map(|(nodes, quorum, hold, events)| {
+                let actions = ["off", "reboot", "on"];
+                let list: Vec<(String, &str, &str, i64)> = events
+                    .into_iter()
+                    .map(|(n, a, ok, t)| {
+                        (
+                            format!("cmp{n}"),
+                            actions[a],
+                            if ok { "success" } else { "failed" },
+                            T + t,
+                        )
+                    })
+                    .collect();
+                let refs: Vec<(&str, &str, &str, i64)> = list
+                    .iter()
+                    .map(|(n, a, s, t)| (n.as_str(), *a, *s, *t))
+                    .collect();
+                Snapshot {
+                    now: T + 250,
+                    quorum,
+                    nodes,
+                    hold: hold.then(|| "held".to_owned()),
+                    history: Some(history(&refs)),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn no_evacuation_without_evidence(s in arb_snapshot()) {
+            let p = plan(&s, &valve(0.5));
+            for w in p.work.iter().filter(|w| w.phase == Phase::Evacuating) {
+                prop_assert!(s.quorum);
+                let n = s.nodes.iter().find(|n| n.name == w.node).unwrap();
+                let handled = n.handled.unwrap_or(0);
+                prop_assert!(w.fence > handled);
+                let by_marker = n.marker.as_deref().and_then(record::parse_epoch) == Some(w.fence);
+                let by_history = n.marker.is_none()
+                    && n.remote
+                    && !n.online
+                    && n.node_fenced.is_some()
+                    && s.history.as_ref().unwrap().events_for(&n.name).any(|e| {
+                        e.confirms_power_cut()
+                            && e.completed.map(|t| t.secs()) == Some(w.fence)
+                            && w.fence > n.last_failure.unwrap_or(0)
+                    });
+                prop_assert!(by_marker || by_history, "{n:?} -> {w:?}");
+                // Started now only with the valve open or the hold released.
+                let was_held = n.record.is_some_and(|r| r.fence == w.fence && r.phase == Phase::Held);
+                let continuing = n.record.is_some_and(|r| r.fence == w.fence && r.phase == Phase::Evacuating);
+                let tripped = p.writes.iter().any(|x| matches!(x, Write::SetHold { .. }));
+                let ok = continuing || (s.hold.is_none() && !tripped) || (was_held && s.hold.is_none());
+                prop_assert!(ok, "{:?} started under a hold", w);
+            }
+        }
+    }
+}
