@@ -1,6 +1,8 @@
 //! The OCF actions with bad input: what an administrator sees for a broken
 //! clouds.yaml or wrong credentials, and that the secret never shows.
 
+#![allow(clippy::unwrap_used)]
+
 use agent_core::OcfStatus;
 use agent_core::testing::run_action;
 use openstack::testing::FakeCloud;

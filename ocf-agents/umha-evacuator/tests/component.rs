@@ -2,6 +2,8 @@
 //! and an in-memory cluster: every scenario of the lab, without a lab, and
 //! the faults the lab cannot make on demand.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
