@@ -3,6 +3,8 @@
 #
 #   bash tests/run-all.sh            # everything: install, lint, unit, static build, lab
 #   UMHA_SKIP_LAB=1 bash tests/run-all.sh   # no cluster: lint, unit and static build only
+#   UMHA_LAB_OPENSTACK=0 bash tests/run-all.sh   # the lab without its OpenStack cloud
+#                                                # (no OpenStack packages; lab_nova skips)
 #
 # Steps run in order and stop at the first failure. The lab is torn down on
 # exit whatever happens, and only what this script started is stopped.
@@ -25,8 +27,21 @@ fi
 export CARGO_TERM_COLOR=never
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
+# The lab runs with the OpenStack lab joined (Keystone, Nova, ...; nova-compute
+# as a clone on the compute nodes) unless UMHA_LAB_OPENSTACK=0. Exported: the
+# Nova lab tests fail instead of skipping when it is missing.
+export UMHA_LAB_OPENSTACK="${UMHA_LAB_OPENSTACK:-1}"
+with_openstack=0
+if [ "${UMHA_SKIP_LAB:-0}" != 1 ] && [ "$UMHA_LAB_OPENSTACK" = 1 ]; then
+    with_openstack=1
+fi
+
 step "system packages (tests/lab/install.sh)"
 bash tests/lab/install.sh
+if [ "$with_openstack" = 1 ]; then
+    step "OpenStack lab packages (tests/lab/openstack/install.sh; ~170 s fresh)"
+    bash tests/lab/openstack/install.sh
+fi
 
 step "Rust toolchain"
 if ! command -v cargo >/dev/null 2>&1; then
@@ -84,10 +99,17 @@ fi
 step "umha agents into /usr/sbin and /usr/lib/ocf (tests/lab/install-agents.sh)"
 bash tests/lab/install-agents.sh
 
-step "lab up (tests/lab/up.sh)"
+# down.sh tears down the OpenStack lab too when it was joined (or bound to
+# the lab's bridge).
 trap 'bash "$ROOT/tests/lab/down.sh" || true' EXIT
 bash tests/lab/down.sh >/dev/null 2>&1 || true
-bash tests/lab/up.sh
+if [ "$with_openstack" = 1 ]; then
+    step "lab up with OpenStack (tests/lab/up.sh --with-openstack; ~85 s)"
+    bash tests/lab/up.sh --with-openstack
+else
+    step "lab up (tests/lab/up.sh)"
+    bash tests/lab/up.sh
+fi
 
 step "lab tests (serial)"
 cargo test --locked -p umha-lab-tests -- --ignored --test-threads=1

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cib::{Cib, NodeKind, NodeState};
 
+pub mod nova;
+
 /// The lab's default state dir (pid files, logs, BMC power logs).
 pub const STATE_DIR: &str = "/run/umha-lab";
 

@@ -7,6 +7,14 @@
 # CIB it installed (restoring whatever it replaced), the Pacemaker scheduler
 # inputs written while the lab ran, and the state dir (UMHA_LAB_STATE,
 # default /run/umha-lab).
+# When the lab runs with the OpenStack lab (up.sh --with-openstack, or any
+# cloud bound to the lab bridge's address, which cannot outlive it), that goes
+# too: Pacemaker is put in maintenance mode first (so its shutdown does not
+# stop every nova-compute gracefully, one SIGTERM of several seconds each;
+# the power cut of the nodes kills them), then the cloud is torn down with
+# tests/lab/openstack/down.sh after the nodes, and the lab's nova-compute
+# agent is removed from /usr/lib/ocf/resource.d/umha-lab. A cloud on
+# 127.0.0.1 started on its own is left alone.
 #   UMHA_LAB_KEEP_LOGS=DIR   copy the lab's logs to DIR before removing them
 set -euo pipefail
 
@@ -22,8 +30,17 @@ if [ -n "${UMHA_LAB_KEEP_LOGS:-}" ] && [ -d "$LAB_STATE" ]; then
 	lab_log "logs kept in $UMHA_LAB_KEEP_LOGS"
 fi
 
+with_os=''
+if [ -e "$LAB_OS_MARKER" ] || lab_os_bound; then
+	with_os=1
+fi
+
 # 1. Pacemaker first, so it does not react to the nodes going away. pacemakerd
 #    stops its daemons on SIGTERM; the remote connections close cleanly.
+if [ -n "$with_os" ] && lab_pidfile_alive "$LAB_STATE/pacemakerd.pid"; then
+	timeout 10 crm_attribute --type crm_config --name maintenance-mode --update true >/dev/null 2>&1 ||
+		lab_log "could not set maintenance-mode (the nodes' power cut stops nova-compute anyway)"
+fi
 if [ -e "$LAB_STATE/pacemakerd.pid" ]; then
 	pcmk_pid=$(lab_pidfile_pid "$LAB_STATE/pacemakerd.pid" || true)
 	# pacemakerd's children, to make sure none is left behind
@@ -48,6 +65,15 @@ done
 
 # 3. corosync
 lab_stop_pidfile "$LAB_STATE/corosync.pid" 5 || true
+
+# 3b. The OpenStack lab: its nova-compute processes died with the nodes.
+if [ -n "$with_os" ]; then
+	os_logs=()
+	[ -z "${UMHA_LAB_KEEP_LOGS:-}" ] || os_logs=(UMHA_OS_KEEP_LOGS="$UMHA_LAB_KEEP_LOGS/openstack")
+	env "${os_logs[@]}" UMHA_OS_STATE="$LAB_OS_STATE" "$LAB_OS_DIR/down.sh" ||
+		lab_log "tests/lab/openstack/down.sh failed; see its messages above"
+fi
+lab_os_agent_remove
 
 # 4. Network
 lab_net_down

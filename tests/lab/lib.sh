@@ -600,3 +600,159 @@ lab_bmc_ready() {
 }
 
 lab_bmc_stop() { lab_stop_pidfile "$(lab_node_dir "$1")/bmc/ipmi_sim.pid" 3; }
+
+# ---- the OpenStack lab on the cluster (up.sh --with-openstack) ---------------
+#
+# The cloud of tests/lab/openstack runs its control plane in the root
+# namespace, bound to the lab bridge's address; each compute node's
+# nova-compute is the clone resource nova-compute-clone (agent
+# ocf:umha-lab:nova-compute), started by the node's pacemaker-remoted inside
+# the node, so a power cut kills it with the node. A location rule keeps it off
+# any node carrying the evacuation marker umha-evacuate.
+
+LAB_OS_DIR=$LAB_DIR/openstack
+LAB_OS_STATE=${UMHA_OS_STATE:-/run/umha-openstack}
+LAB_OS_AGENT_SRC=$LAB_DIR/ocf/nova-compute
+LAB_OS_AGENT_DIR=/usr/lib/ocf/resource.d/umha-lab
+LAB_OS_AGENT=$LAB_OS_AGENT_DIR/nova-compute
+LAB_OS_RSC=nova-compute
+LAB_OS_CLONE=nova-compute-clone
+# Node attribute set while a node's evacuation is pending (fence_ipmi's
+# evacuate=1 writes it, the evacuator removes it): nova-compute must not run there.
+LAB_EVACUATE_ATTR=umha-evacuate
+# Present while the lab runs with the OpenStack lab joined (written by up.sh).
+LAB_OS_MARKER=$LAB_STATE/openstack
+# Paths up.sh installed outside its state dir (removed by down.sh).
+LAB_INSTALLED=$LAB_STATE/installed
+
+# Is the OpenStack lab's control plane up (its MariaDB alive)?
+lab_os_cloud_up() { lab_pidfile_alive "$LAB_OS_STATE/mariadb/mariadb.pid"; }
+
+# Does a cloud's state say it listens on this lab's bridge (so it cannot
+# outlive the lab)?
+lab_os_bound() {
+	[ -r "$LAB_OS_STATE/env" ] && grep -qx "OS_HOST=$LAB_BRIDGE_IP" "$LAB_OS_STATE/env"
+}
+
+# The compute hosts' dir of the running cloud (its env file), else the default.
+lab_os_hosts_dir() {
+	local dir=''
+	[ -r "$LAB_OS_STATE/env" ] && dir=$(sed -n 's/^OS_HOSTS_DIR=//p' "$LAB_OS_STATE/env")
+	printf '%s\n' "${dir:-${UMHA_OS_HOSTS_DIR:-/var/lib/umha-lab/openstack/hosts}}"
+}
+
+# lab_os_query CMD...: run an OpenStack lab lib.sh function (os_compute_services,
+# os_nova, ...) with an admin token, in a subshell.
+lab_os_query() {
+	(
+		# Not followed by shellcheck: openstack/lib.sh sources this file.
+		# shellcheck source=/dev/null
+		. "$LAB_OS_DIR/lib.sh"
+		os_login
+		"$@"
+	)
+}
+
+# Install the lab's nova-compute agent where Pacemaker finds it, recording
+# what was created in $LAB_INSTALLED for down.sh.
+lab_os_agent_install() {
+	if [ ! -d "$LAB_OS_AGENT_DIR" ]; then
+		mkdir -p "$LAB_OS_AGENT_DIR"
+		printf '%s\n' "$LAB_OS_AGENT_DIR" >>"$LAB_INSTALLED"
+	fi
+	if ! cmp -s "$LAB_OS_AGENT_SRC" "$LAB_OS_AGENT"; then
+		install -o root -g root -m 0755 "$LAB_OS_AGENT_SRC" "$LAB_OS_AGENT.new"
+		mv -f "$LAB_OS_AGENT.new" "$LAB_OS_AGENT"
+	fi
+	grep -qxF "$LAB_OS_AGENT" "$LAB_INSTALLED" 2>/dev/null || printf '%s\n' "$LAB_OS_AGENT" >>"$LAB_INSTALLED"
+}
+
+# Remove the agent if this lab installed it (recorded) or it is this
+# checkout's copy (a state dir lost), and its provider dir if now empty.
+lab_os_agent_remove() {
+	if [ -e "$LAB_OS_AGENT" ] && { grep -qxF "$LAB_OS_AGENT" "$LAB_INSTALLED" 2>/dev/null ||
+		cmp -s "$LAB_OS_AGENT_SRC" "$LAB_OS_AGENT"; }; then
+		rm -f "$LAB_OS_AGENT"
+	fi
+	rmdir "$LAB_OS_AGENT_DIR" 2>/dev/null || true
+}
+
+# Create nova-compute-clone in the live CIB: on remote nodes only, never on
+# a node with umha-evacuate. Created stopped, constrained, then started, so no
+# instance starts before the gate exists.
+lab_os_clone_create() {
+	local hosts_dir
+	hosts_dir=$(lab_os_hosts_dir)
+	timeout 20 cibadmin --create --scope resources --xml-text "
+<clone id=\"$LAB_OS_CLONE\">
+  <meta_attributes id=\"$LAB_OS_CLONE-meta\">
+    <nvpair id=\"$LAB_OS_CLONE-target-role\" name=\"target-role\" value=\"Stopped\"/>
+  </meta_attributes>
+  <primitive id=\"$LAB_OS_RSC\" class=\"ocf\" provider=\"umha-lab\" type=\"nova-compute\">
+    <instance_attributes id=\"$LAB_OS_RSC-ia\">
+      <nvpair id=\"$LAB_OS_RSC-compute-script\" name=\"compute_script\" value=\"$LAB_OS_DIR/compute.sh\"/>
+      <nvpair id=\"$LAB_OS_RSC-hosts-dir\" name=\"hosts_dir\" value=\"$hosts_dir\"/>
+    </instance_attributes>
+    <operations>
+      <op id=\"$LAB_OS_RSC-start\" name=\"start\" interval=\"0s\" timeout=\"60s\"/>
+      <op id=\"$LAB_OS_RSC-stop\" name=\"stop\" interval=\"0s\" timeout=\"30s\"/>
+      <op id=\"$LAB_OS_RSC-monitor-10s\" name=\"monitor\" interval=\"10s\" timeout=\"20s\"/>
+    </operations>
+  </primitive>
+</clone>" || return 1
+	timeout 20 cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"$LAB_OS_RSC-on-remote-nodes\" rsc=\"$LAB_OS_CLONE\">
+  <rule id=\"$LAB_OS_RSC-on-remote-nodes-rule\" score=\"-INFINITY\">
+    <expression id=\"$LAB_OS_RSC-on-remote-nodes-expr\" attribute=\"#kind\" operation=\"ne\" value=\"remote\"/>
+  </rule>
+</rsc_location>" || return 1
+	timeout 20 cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"$LAB_OS_RSC-gate\" rsc=\"$LAB_OS_CLONE\">
+  <rule id=\"$LAB_OS_RSC-gate-rule\" score=\"-INFINITY\">
+    <expression id=\"$LAB_OS_RSC-gate-expr\" attribute=\"$LAB_EVACUATE_ATTR\" operation=\"defined\"/>
+  </rule>
+</rsc_location>" || return 1
+	timeout 20 crm_resource --resource "$LAB_OS_CLONE" --meta --delete-parameter target-role >/dev/null
+}
+
+lab_os_clone_exists() {
+	timeout 10 cibadmin --query --scope resources --xpath "//clone[@id='$LAB_OS_CLONE']" >/dev/null 2>&1
+}
+
+# Nodes where nova-compute-clone is active, one per line.
+lab_os_clone_nodes() {
+	timeout 10 crm_resource --locate --resource "$LAB_OS_CLONE" --quiet 2>/dev/null | tr ' ' '\n' | sed '/^$/d' | sort -u
+}
+
+lab_os_clone_everywhere() {
+	[ "$(lab_os_clone_nodes | wc -l)" -eq "$LAB_NODES" ]
+}
+
+lab_os_clone_nowhere() { [ -z "$(lab_os_clone_nodes)" ]; }
+
+# Take the clone and its constraints out of the live CIB (stopped first, bounded).
+lab_os_clone_delete() {
+	lab_os_clone_exists || return 0
+	timeout 20 crm_resource --resource "$LAB_OS_CLONE" --meta --set-parameter target-role \
+		--parameter-value Stopped >/dev/null 2>&1 || true
+	lab_wait 60 "$LAB_OS_CLONE stopped everywhere" lab_os_clone_nowhere || true
+	timeout 20 cibadmin --delete --xml-text "<rsc_location id=\"$LAB_OS_RSC-gate\"/>" >/dev/null 2>&1 || true
+	timeout 20 cibadmin --delete --xml-text "<rsc_location id=\"$LAB_OS_RSC-on-remote-nodes\"/>" >/dev/null 2>&1 || true
+	timeout 20 cibadmin --delete --xml-text "<clone id=\"$LAB_OS_CLONE\"/>" >/dev/null 2>&1 || true
+}
+
+# Does Nova report every compute node's nova-compute service "up"?
+lab_os_nova_all_up() {
+	local n
+	n=$(lab_os_query os_compute_services | jq '[.[] | select(.state == "up")] | length') || return 1
+	[ "$n" -eq "$LAB_NODES" ]
+}
+
+# Are all compute nodes mapped to cell1 (the scheduler discovers hosts every
+# 2 s)? Only then can a boot name a host ("nova:cmpN").
+lab_os_hosts_mapped() {
+	local n
+	n=$(timeout 10 mariadb --no-defaults -S "$LAB_OS_STATE/mariadb/mysqld.sock" -u root -N \
+		-e 'SELECT COUNT(*) FROM nova_api.host_mappings' 2>/dev/null) || return 1
+	[ "$n" -eq "$LAB_NODES" ]
+}

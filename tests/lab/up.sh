@@ -3,6 +3,9 @@
 #
 #   tests/lab/up.sh             start the lab; if it is already up, say so and exit 0
 #   tests/lab/up.sh --restart   tear a running lab down first, then start it
+#   tests/lab/up.sh --with-openstack   the same, then the OpenStack lab on top
+#                               (tests/lab/openstack, ~45-90 s more; on a lab
+#                               already up, only that part is added)
 #
 # What it starts (all under setsid, pid files and logs in /run/umha-lab):
 #   - corosync (knet on 127.0.0.1, one node "ctl1", votequorum expected_votes 1)
@@ -21,6 +24,14 @@
 #   - resources: ocf:umha:storage-monitor cloned on the compute nodes
 #     (attributes umha-storage, #health-umha-storage), and storage-test
 #     (ocf:umha:umha-dummy) that needs umha-storage > 0 and prefers cmp2
+#   - with --with-openstack (or UMHA_LAB_OPENSTACK=1): the OpenStack lab's
+#     control plane bound to the bridge (UMHA_OS_HOST=169.254.77.1,
+#     openstack/up.sh --no-computes), and the clone nova-compute-clone
+#     (ocf:umha-lab:nova-compute, installed from tests/lab/ocf) on the compute
+#     nodes, so each node's nova-compute runs inside it and dies with it; the
+#     constraint nova-compute-gate (-INFINITY where umha-evacuate is defined)
+#     keeps it off a node whose evacuation is pending. Waits until Nova reports
+#     every compute service up and the hosts mapped.
 # Environment:
 #   UMHA_LAB_NODES=3                  number of compute nodes
 #   UMHA_LAB_FENCE_AGENT=fence_ipmi   agent of the per-node stonith devices
@@ -28,6 +39,7 @@
 #                                     fence_ipmi comes from install-agents.sh,
 #                                     fence_ipmilan from the Debian package)
 #   UMHA_LAB_KEEP_ON_FAILURE=1        leave a half-started lab for debugging
+#   UMHA_LAB_OPENSTACK=1              as --with-openstack
 # Needs root, the packages of install.sh and the agents of install-agents.sh
 # (fence_ipmi, storage-monitor, umha-dummy). Tear down with down.sh.
 set -euo pipefail
@@ -36,9 +48,12 @@ set -euo pipefail
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
 restart=''
+with_os=''
+[ "${UMHA_LAB_OPENSTACK:-0}" = 1 ] && with_os=1
 for arg in "$@"; do
 	case $arg in
 	--restart) restart=1 ;;
+	--with-openstack) with_os=1 ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		exit 0
@@ -50,51 +65,111 @@ done
 lab_require_root
 t0=$(date +%s%N)
 
+# Set when the cluster was up already and only the OpenStack lab is added.
+cluster_was_up=''
 if lab_is_up; then
 	if [ -z "$restart" ]; then
-		lab_log "lab is already up (corosync pid $(lab_pidfile_pid "$LAB_STATE/corosync.pid")); use --restart to start it afresh"
-		exit 0
+		if [ -z "$with_os" ]; then
+			lab_log "lab is already up (corosync pid $(lab_pidfile_pid "$LAB_STATE/corosync.pid")); use --restart to start it afresh"
+			exit 0
+		fi
+		if [ -e "$LAB_OS_MARKER" ] && lab_os_cloud_up && lab_os_clone_exists; then
+			lab_log "lab is already up with the OpenStack lab; use --restart to start it afresh"
+			exit 0
+		fi
+		lab_log "lab is up; adding the OpenStack lab"
+		cluster_was_up=1
+	else
+		lab_log "lab is up; tearing it down first (--restart)"
+		"$LAB_DIR/down.sh"
 	fi
-	lab_log "lab is up; tearing it down first (--restart)"
-	"$LAB_DIR/down.sh"
-elif [ -e "$LAB_STATE" ] || ip link show "$LAB_BRIDGE" >/dev/null 2>&1 || lab_netns_exists "$LAB_STOR_NS"; then
+elif [ -e "$LAB_STATE" ] || ip link show "$LAB_BRIDGE" >/dev/null 2>&1 || lab_netns_exists "$LAB_STOR_NS" ||
+	lab_os_bound; then
 	lab_log "leftovers of an earlier lab found; cleaning up first"
 	"$LAB_DIR/down.sh"
 fi
+if [ -n "$with_os" ] && [ -z "$cluster_was_up" ] && lab_os_cloud_up; then
+	lab_die "an OpenStack lab is up on its own ($LAB_OS_STATE, not bound to $LAB_BRIDGE_IP): tear it down first (tests/lab/openstack/down.sh)"
+fi
+if [ -n "$cluster_was_up" ] && lab_os_cloud_up && ! lab_os_bound; then
+	lab_die "an OpenStack lab is up, not bound to $LAB_BRIDGE_IP ($LAB_OS_STATE/env): tear it down first (tests/lab/openstack/down.sh)"
+fi
 
-LAB_NODES=${UMHA_LAB_NODES:-3}
+# timeline: a line "  12.3 s  what" per step, printed at the end.
+mark() {
+	awk -v ms="$((($(date +%s%N) - t0) / 1000000))" -v what="$1" \
+		'BEGIN {printf "%6.1f s  %s\n", ms / 1000, what}' >>"$LAB_STATE/timeline"
+}
+
+# A cluster already up keeps the node count it was started with (lib.sh read it).
+[ -n "$cluster_was_up" ] || LAB_NODES=${UMHA_LAB_NODES:-3}
 
 # ---- prerequisites ----------------------------------------------------------
 
-for cmd in corosync corosync-quorumtool pacemakerd cibadmin crm_attribute crm_mon crm_resource \
-	crm_verify stonith_admin ipmi_sim ipmitool xmllint ip nsenter unshare setsid; do
-	command -v "$cmd" >/dev/null 2>&1 || PATH=$LAB_PATH command -v "$cmd" >/dev/null 2>&1 ||
-		lab_die "$cmd not found; run tests/lab/install.sh first"
-done
-[ -x "/usr/sbin/$LAB_FENCE_AGENT" ] || lab_die "Pacemaker only finds fence agents as /usr/sbin/fence_*: /usr/sbin/$LAB_FENCE_AGENT missing (umha's agents: tests/lab/install-agents.sh; or UMHA_LAB_FENCE_AGENT=fence_ipmilan)"
-for agent in storage-monitor umha-dummy; do
-	[ -x "$LAB_OCF_DIR/$agent" ] || lab_die "$LAB_OCF_DIR/$agent missing; run tests/lab/install-agents.sh first"
-done
-[ -x "$LAB_REMOTED" ] || lab_die "$LAB_REMOTED missing; run tests/lab/install.sh first"
-[ -s "$LAB_AUTHKEY" ] || lab_die "$LAB_AUTHKEY missing; run tests/lab/install.sh first"
-((LAB_NODES >= 1 && LAB_NODES <= 99)) || lab_die "UMHA_LAB_NODES must be 1..99"
-for node in $(lab_node_names); do
-	port=$(lab_node_bmc_port "$node")
-	if [ -n "$(ss -Hlun "sport = :$port" 2>/dev/null)" ]; then
-		lab_die "UDP port $port (BMC of $node) is already in use: $(ss -Hlunp "sport = :$port" | head -n 1)"
-	fi
-done
+check_cluster_prerequisites() {
+	for cmd in corosync corosync-quorumtool pacemakerd cibadmin crm_attribute crm_mon crm_resource \
+		crm_verify stonith_admin ipmi_sim ipmitool xmllint ip nsenter unshare setsid; do
+		command -v "$cmd" >/dev/null 2>&1 || PATH=$LAB_PATH command -v "$cmd" >/dev/null 2>&1 ||
+			lab_die "$cmd not found; run tests/lab/install.sh first"
+	done
+	[ -x "/usr/sbin/$LAB_FENCE_AGENT" ] || lab_die "Pacemaker only finds fence agents as /usr/sbin/fence_*: /usr/sbin/$LAB_FENCE_AGENT missing (umha's agents: tests/lab/install-agents.sh; or UMHA_LAB_FENCE_AGENT=fence_ipmilan)"
+	for agent in storage-monitor umha-dummy; do
+		[ -x "$LAB_OCF_DIR/$agent" ] || lab_die "$LAB_OCF_DIR/$agent missing; run tests/lab/install-agents.sh first"
+	done
+	[ -x "$LAB_REMOTED" ] || lab_die "$LAB_REMOTED missing; run tests/lab/install.sh first"
+	[ -s "$LAB_AUTHKEY" ] || lab_die "$LAB_AUTHKEY missing; run tests/lab/install.sh first"
+	((LAB_NODES >= 1 && LAB_NODES <= 99)) || lab_die "UMHA_LAB_NODES must be 1..99"
+	for node in $(lab_node_names); do
+		port=$(lab_node_bmc_port "$node")
+		if [ -n "$(ss -Hlun "sport = :$port" 2>/dev/null)" ]; then
+			lab_die "UDP port $port (BMC of $node) is already in use: $(ss -Hlunp "sport = :$port" | head -n 1)"
+		fi
+	done
+}
+
+check_openstack_prerequisites() {
+	local f
+	[ -r "$LAB_OS_AGENT_SRC" ] || lab_die "$LAB_OS_AGENT_SRC missing (the lab's nova-compute agent)"
+	for f in "$LAB_OS_DIR/up.sh" "$LAB_OS_DIR/down.sh" "$LAB_OS_DIR/compute.sh"; do
+		[ -x "$f" ] || lab_die "$f missing or not executable"
+	done
+	for f in /usr/bin/jq /usr/bin/curl /usr/bin/mariadb /usr/bin/python3; do
+		[ -x "$f" ] || lab_die "$f missing; run tests/lab/openstack/install.sh first"
+	done
+	[ -d /usr/lib/python3/dist-packages/nova/cmd ] ||
+		lab_die "python3-nova is not installed; run tests/lab/openstack/install.sh first"
+}
+
+if [ -z "$cluster_was_up" ]; then
+	check_cluster_prerequisites
+fi
+if [ -n "$with_os" ]; then
+	check_openstack_prerequisites
+fi
+
+# Only the OpenStack part, on a cluster that was up before: undo just that.
+openstack_teardown() {
+	lab_log "removing the OpenStack lab again (the cluster stays up)"
+	lab_os_clone_delete || true
+	UMHA_OS_STATE=$LAB_OS_STATE "$LAB_OS_DIR/down.sh" || true
+	lab_os_agent_remove
+	rm -f "$LAB_OS_MARKER"
+}
 
 failed() {
 	local rc=$?
 	trap - EXIT
 	[ "$rc" -ne 0 ] || exit 0
 	lab_log "up.sh failed (exit $rc); logs in $LAB_STATE"
-	for f in "$LAB_STATE"/corosync.log "$LAB_STATE"/pacemakerd.log; do
-		[ -r "$f" ] && { echo "--- tail $f" >&2; tail -n 15 "$f" >&2; }
-	done
+	if [ -z "$cluster_was_up" ]; then
+		for f in "$LAB_STATE"/corosync.log "$LAB_STATE"/pacemakerd.log; do
+			[ -r "$f" ] && { echo "--- tail $f" >&2; tail -n 15 "$f" >&2; }
+		done
+	fi
 	if [ -n "${UMHA_LAB_KEEP_ON_FAILURE:-}" ]; then
 		lab_log "UMHA_LAB_KEEP_ON_FAILURE set: leaving the half-started lab; run down.sh to clean up"
+	elif [ -n "$cluster_was_up" ]; then
+		openstack_teardown
 	else
 		if [ -d "$LAB_STATE" ]; then
 			mkdir -p /tmp/umha-lab-failed-logs
@@ -107,16 +182,19 @@ failed() {
 }
 trap failed EXIT
 
-mkdir -p "$LAB_STATE" "$LAB_STATE/backup"
-chmod 0755 "$LAB_STATE"
-touch "$LAB_STATE/started"
-# Paths the daemons create on first use; down.sh removes the ones that were
-# not there before (if still empty, for the dirs).
-for path in /run/crm /run/mount /run/netns /var/lib/corosync/ringid_1; do
-	[ -e "$path" ] || printf '%s\n' "$path" >>"$LAB_STATE/created"
-done
-printf '%s\n' "$LAB_NODES" >"$LAB_STATE/nodes.count"
-printf '%s\n' "$LAB_FENCE_AGENT" >"$LAB_STATE/fence-agent"
+if [ -z "$cluster_was_up" ]; then
+	mkdir -p "$LAB_STATE" "$LAB_STATE/backup"
+	chmod 0755 "$LAB_STATE"
+	touch "$LAB_STATE/started"
+	# Paths the daemons create on first use; down.sh removes the ones that were
+	# not there before (if still empty, for the dirs).
+	for path in /run/crm /run/mount /run/netns /var/lib/corosync/ringid_1; do
+		[ -e "$path" ] || printf '%s\n' "$path" >>"$LAB_STATE/created"
+	done
+	printf '%s\n' "$LAB_NODES" >"$LAB_STATE/nodes.count"
+	printf '%s\n' "$LAB_FENCE_AGENT" >"$LAB_STATE/fence-agent"
+fi
+: >"$LAB_STATE/timeline"
 
 # ---- the CIB, written offline -------------------------------------------------
 
@@ -271,44 +349,96 @@ remoted_listening() {
 	nsenter -t "$pid" -n -- ss -Hltn "sport = :$LAB_REMOTE_PORT" | grep -q LISTEN
 }
 
-write_cib
-install_cib
-write_corosync_conf
+# ---- the cluster ----------------------------------------------------------------
 
-lab_log "starting corosync"
-lab_start_daemon corosync "$LAB_STATE/corosync.pid" "$LAB_STATE/corosync.log" \
-	corosync -f -c "$LAB_STATE/corosync.conf"
+start_cluster() {
+	write_cib
+	install_cib
+	write_corosync_conf
 
-# While corosync forms its membership: network, compute nodes and BMCs.
-lab_log "starting $LAB_NODES compute nodes and their BMCs"
-lab_net_up
-lab_stor_up
-mkdir -p "$LAB_STOR_SHARE"
-for node in $(lab_node_names); do
-	lab_net_node_up "$node"
-	lab_stor_node_up "$node"
-	lab_node_start "$node"
-	lab_bmc_start "$node"
-done
+	lab_log "starting corosync"
+	lab_start_daemon corosync "$LAB_STATE/corosync.pid" "$LAB_STATE/corosync.log" \
+		corosync -f -c "$LAB_STATE/corosync.conf"
 
-lab_wait 20 "corosync quorate" lab_quorate
-lab_log "corosync is quorate; starting pacemakerd"
-lab_start_daemon pacemakerd "$LAB_STATE/pacemakerd.pid" "$LAB_STATE/pacemakerd.log" \
-	PCMK_logfile="$LAB_STATE/pacemaker.log" PCMK_logfacility=none pacemakerd
+	# While corosync forms its membership: network, compute nodes and BMCs.
+	lab_log "starting $LAB_NODES compute nodes and their BMCs"
+	lab_net_up
+	lab_stor_up
+	mkdir -p "$LAB_STOR_SHARE"
+	for node in $(lab_node_names); do
+		lab_net_node_up "$node"
+		lab_stor_node_up "$node"
+		lab_node_start "$node"
+		lab_bmc_start "$node"
+	done
 
-for node in $(lab_node_names); do
-	lab_wait 10 "pacemaker-remoted of $node listening on :$LAB_REMOTE_PORT" remoted_listening "$node"
-	lab_wait 10 "BMC of $node answering IPMI on $LAB_BMC_HOST:$(lab_node_bmc_port "$node")" lab_bmc_ready "$node"
-done
+	lab_wait 20 "corosync quorate" lab_quorate
+	lab_log "corosync is quorate; starting pacemakerd"
+	lab_start_daemon pacemakerd "$LAB_STATE/pacemakerd.pid" "$LAB_STATE/pacemakerd.log" \
+		PCMK_logfile="$LAB_STATE/pacemaker.log" PCMK_logfacility=none pacemakerd
 
-lab_wait 30 "a DC elected" lab_have_dc
-lab_log "DC elected; waiting for the remote nodes"
-lab_wait 40 "all $LAB_NODES remote nodes online" lab_all_remote_online
-# storage-monitor publishes at start; the transition that starts storage-test
-# follows the attributes (dampened 1 s).
-lab_wait 30 "every compute node publishing umha-storage > 0" lab_stor_all_published
-lab_wait 40 "cluster settled (crm_resource --wait)" lab_settled
+	for node in $(lab_node_names); do
+		lab_wait 10 "pacemaker-remoted of $node listening on :$LAB_REMOTE_PORT" remoted_listening "$node"
+		lab_wait 10 "BMC of $node answering IPMI on $LAB_BMC_HOST:$(lab_node_bmc_port "$node")" lab_bmc_ready "$node"
+	done
+
+	lab_wait 30 "a DC elected" lab_have_dc
+	lab_log "DC elected; waiting for the remote nodes"
+	lab_wait 40 "all $LAB_NODES remote nodes online" lab_all_remote_online
+	# storage-monitor publishes at start; the transition that starts storage-test
+	# follows the attributes (dampened 1 s).
+	lab_wait 30 "every compute node publishing umha-storage > 0" lab_stor_all_published
+	lab_wait 40 "cluster settled (crm_resource --wait)" lab_settled
+	mark "cluster up: $LAB_CLUSTER_NODE + $(lab_node_names | paste -sd' ') online, storage published, settled"
+}
+
+# ---- the OpenStack lab ------------------------------------------------------------
+
+# The cloud bound to the bridge, the agent, the clone and its gate; then wait
+# until every nova-compute runs in its node and Nova reports it up.
+join_openstack() {
+	local nodes
+	nodes=$(lab_node_names | paste -sd' ')
+	: >"$LAB_OS_MARKER"
+	if lab_os_cloud_up; then
+		lab_log "the OpenStack lab is already up on $LAB_BRIDGE_IP; joining it"
+	else
+		lab_log "starting the OpenStack lab on $LAB_BRIDGE_IP (openstack/up.sh --no-computes)"
+		UMHA_OS_HOST=$LAB_BRIDGE_IP UMHA_OS_COMPUTES=$nodes UMHA_OS_STATE=$LAB_OS_STATE \
+			"$LAB_OS_DIR/up.sh" --no-computes
+	fi
+	mark "OpenStack control plane up on $LAB_BRIDGE_IP (flavor, image, quota lifted)"
+	# openstack/up.sh lifts the default quota class; make sure (idempotent).
+	lab_os_query os_nova PUT /os-quota-class-sets/default \
+		'{"quota_class_set":{"instances":-1,"cores":-1,"ram":-1,"server_groups":-1,"server_group_members":-1}}' >/dev/null
+	lab_os_agent_install
+	lab_log "installed $LAB_OS_AGENT; creating $LAB_OS_CLONE and $LAB_OS_RSC-gate"
+	lab_os_clone_exists || lab_os_clone_create
+	mark "$LAB_OS_CLONE created (gate: -INFINITY where $LAB_EVACUATE_ATTR is defined)"
+	lab_wait 90 "$LAB_OS_CLONE running on $nodes" lab_os_clone_everywhere
+	mark "nova-compute running on $nodes"
+	lab_wait 120 "Nova reporting every nova-compute service up" lab_os_nova_all_up
+	mark "Nova reports nova-compute up on $nodes"
+	lab_wait 60 "compute hosts mapped to cell1" lab_os_hosts_mapped
+	mark "compute hosts mapped to cell1"
+	lab_wait 60 "cluster settled (crm_resource --wait)" lab_settled
+	mark "cluster settled"
+}
+
+if [ -z "$cluster_was_up" ]; then
+	start_cluster
+fi
+if [ -n "$with_os" ]; then
+	join_openstack
+fi
 
 trap - EXIT
 t1=$(date +%s%N)
-lab_log "lab up in $(((t1 - t0) / 1000000)) ms: $LAB_CLUSTER_NODE + $(lab_node_names | paste -sd' ') online, settled"
+what="$LAB_CLUSTER_NODE + $(lab_node_names | paste -sd' ') online, settled"
+if [ -n "$with_os" ]; then
+	what="$what; OpenStack on $LAB_BRIDGE_IP, nova-compute up on every node (credentials: $LAB_OS_STATE/clouds.yaml, cloud umha-lab)"
+fi
+if [ -n "$with_os" ] || [ -n "$cluster_was_up" ]; then
+	cat "$LAB_STATE/timeline" >&2
+fi
+lab_log "lab up in $(((t1 - t0) / 1000000)) ms: $what"
