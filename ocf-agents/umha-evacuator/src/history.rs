@@ -64,18 +64,20 @@ impl Entry {
     }
 }
 
-/// The append-only file.
+/// The append-only file. Shared by the threads of a step (`&self`), so
+/// an evacuate is on record as soon as Nova accepted it, not when its batch
+/// ends: a step killed midway leaves every call it made in the history.
 #[derive(Debug)]
 pub struct History {
     path: PathBuf,
-    file: Option<File>,
+    file: std::sync::Mutex<Option<File>>,
 }
 
 impl History {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
-            file: None,
+            file: std::sync::Mutex::new(None),
         }
     }
 
@@ -90,39 +92,39 @@ impl History {
         }
     }
 
-    fn open(&mut self) -> Result<&mut File, HistoryError> {
-        if self.file.is_none() {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o750)
-                    .create(dir)
-                    .map_err(|e| self.err(e))?;
-            }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o640)
-                .open(&self.path)
+    fn create(&self) -> Result<File, HistoryError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
                 .map_err(|e| self.err(e))?;
-            self.file = Some(file);
         }
-        let missing = self.err(std::io::Error::other("not open"));
-        self.file.as_mut().ok_or(missing)
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(&self.path)
+            .map_err(|e| self.err(e))
     }
 
-    pub fn append(&mut self, entry: &Entry) -> Result<(), HistoryError> {
+    pub fn append(&self, entry: &Entry) -> Result<(), HistoryError> {
         let mut line = serde_json::to_vec(entry).map_err(|e| self.err(e.into()))?;
         line.push(b'\n');
-        let path = self.path.clone();
-        let file = self.open()?;
-        file.write_all(&line)
-            .map_err(|source| HistoryError { path, source })
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.create()?);
+        }
+        match guard.as_mut() {
+            Some(file) => file.write_all(&line).map_err(|e| self.err(e)),
+            None => Ok(()),
+        }
     }
 
     /// Make what was appended durable (once per step).
-    pub fn sync(&mut self) -> Result<(), HistoryError> {
-        if let Some(f) = self.file.as_ref() {
+    pub fn sync(&self) -> Result<(), HistoryError> {
+        let guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = guard.as_ref() {
             f.sync_data().map_err(|e| self.err(e))?;
         }
         Ok(())
@@ -156,7 +158,7 @@ mod tests {
     fn appends_lines_and_skips_torn_ones() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/evacuations.jsonl");
-        let mut h = History::new(&path);
+        let h = History::new(&path);
         let mut e = Entry::new("evacuate", "issued");
         e.node = Some("cmp1".into());
         e.fence = Some(17);

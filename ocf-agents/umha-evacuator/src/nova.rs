@@ -343,11 +343,12 @@ impl Nova<'_> {
         &self,
         incident: &Incident<'_>,
         ids: &[String],
+        history: &crate::history::History,
         deadline: Deadline,
     ) -> Vec<Entry> {
         let dry = self.config.dry_run;
         let since = incident.since();
-        openstack::bulk::map_bounded(ids, self.config.max_parallel, |id| {
+        let one = |id: &String| -> Entry {
             let server = match self.compute.server(id, deadline) {
                 Ok(s) => s,
                 Err(e) => {
@@ -425,6 +426,13 @@ impl Nova<'_> {
                     false,
                 ),
             }
+        };
+        openstack::bulk::map_bounded(ids, self.config.max_parallel, |id| {
+            let entry = one(id);
+            if let Err(e) = history.append(&entry) {
+                log::error!("{e}");
+            }
+            entry
         })
     }
 

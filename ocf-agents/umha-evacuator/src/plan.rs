@@ -290,8 +290,6 @@ pub fn failed_in_window(snapshot: &Snapshot, window: i64) -> BTreeSet<String> {
                 || n.marker.is_some()
                 || n.handled.is_some_and(|h| h >= since)
                 || n.last_failure.is_some_and(|t| t >= since)
-                || n.record
-                    .is_some_and(|r| matches!(r.phase, Phase::Held | Phase::Evacuating))
         })
         .map(|n| n.name.clone())
         .collect()

@@ -53,6 +53,16 @@ fn log_event(event: &Event) {
     }
 }
 
+/// An instance's entry in the log too (the history has it already).
+fn log_entry(node: &str, e: &Entry) {
+    let instance = e.instance.as_deref().unwrap_or("?");
+    if e.event.ends_with("-error") {
+        log::warn!("{node}: {instance}: {}", e.message);
+    } else {
+        log::info!("{node}: {instance}: {}", e.message);
+    }
+}
+
 impl<'a, C: Cluster> Stepper<'a, C> {
     pub fn new(cluster: &'a C, config: &'a Config) -> Self {
         Self {
@@ -62,7 +72,7 @@ impl<'a, C: Cluster> Stepper<'a, C> {
         }
     }
 
-    fn record(&mut self, entry: Entry) {
+    fn record(&self, entry: Entry) {
         if let Err(e) = self.history.append(&entry) {
             log::error!("{e}");
         }
@@ -273,9 +283,8 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                 };
                 let ids = tally.to_evacuate();
                 if self.config.dry_run {
-                    for e in nova.evacuate(&incident, &ids, deadline) {
-                        log::info!("{}: {}", w.node, e.message);
-                        self.record(e);
+                    for e in nova.evacuate(&incident, &ids, &self.history, deadline) {
+                        log_entry(&w.node, &e);
                     }
                     self.finish(
                         &incident,
@@ -287,23 +296,8 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                     continue;
                 }
                 if !ids.is_empty() {
-                    for e in nova.evacuate(&incident, &ids, deadline) {
-                        if e.event == "evacuate-error" {
-                            log::warn!(
-                                "{}: {}: {}",
-                                w.node,
-                                e.instance.as_deref().unwrap_or("?"),
-                                e.message
-                            );
-                        } else {
-                            log::info!(
-                                "{}: {}: {}",
-                                w.node,
-                                e.instance.as_deref().unwrap_or("?"),
-                                e.message
-                            );
-                        }
-                        self.record(e);
+                    for e in nova.evacuate(&incident, &ids, &self.history, deadline) {
+                        log_entry(&w.node, &e);
                     }
                     still.push(i);
                 } else if tally.settled() {
