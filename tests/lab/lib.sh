@@ -756,3 +756,65 @@ lab_os_hosts_mapped() {
 		-e 'SELECT COUNT(*) FROM nova_api.host_mappings' 2>/dev/null) || return 1
 	[ "$n" -eq "$LAB_NODES" ]
 }
+
+# ---- the evacuator (ocf:umha:umha-evacuator) on the cluster node ------------
+
+LAB_EVACUATOR=${LAB_EVACUATOR:-evacuator}
+LAB_EVAC_HISTORY=$LAB_STATE/evacuations.jsonl
+# The valve's window. The default (10min) would count one lab test's failed
+# node in the next test; 20s keeps tests independent while two nodes failing
+# together still count together.
+LAB_EVAC_WINDOW=${UMHA_LAB_EVAC_WINDOW:-20s}
+
+lab_evacuator_exists() {
+	timeout 10 cibadmin --query --scope resources --xpath "//primitive[@id='$LAB_EVACUATOR']" >/dev/null 2>&1
+}
+
+# Fence devices write the marker after a verified off (umha fence agents only;
+# fence_ipmilan has no such option), and the evacuator runs on the cluster node.
+lab_evacuator_create() {
+	local node agent
+	agent=$(cat "$LAB_STATE/fence-agent" 2>/dev/null || echo "$LAB_FENCE_AGENT")
+	if [ "$agent" = fence_ipmi ]; then
+		for node in $(lab_node_names); do
+			timeout 20 crm_resource --resource "fence-$node" --set-parameter evacuate \
+				--parameter-value 1 >/dev/null || return 1
+		done
+	else
+		lab_log "fence agent $agent cannot write the evacuation marker; the evacuator relies on the fence history"
+	fi
+	timeout 20 cibadmin --create --scope resources --xml-text "
+<primitive id=\"$LAB_EVACUATOR\" class=\"ocf\" provider=\"umha\" type=\"umha-evacuator\">
+  <instance_attributes id=\"$LAB_EVACUATOR-ia\">
+    <nvpair id=\"$LAB_EVACUATOR-cloud\" name=\"cloud\" value=\"umha-lab\"/>
+    <nvpair id=\"$LAB_EVACUATOR-clouds-yaml\" name=\"clouds_yaml\" value=\"$LAB_OS_STATE/clouds.yaml\"/>
+    <nvpair id=\"$LAB_EVACUATOR-local-disk\" name=\"evacuate_local_disk\" value=\"true\"/>
+    <nvpair id=\"$LAB_EVACUATOR-history\" name=\"history_file\" value=\"$LAB_EVAC_HISTORY\"/>
+    <nvpair id=\"$LAB_EVACUATOR-window\" name=\"failure_window\" value=\"$LAB_EVAC_WINDOW\"/>
+  </instance_attributes>
+  <operations>
+    <op id=\"$LAB_EVACUATOR-start\" name=\"start\" interval=\"0s\" timeout=\"30s\"/>
+    <op id=\"$LAB_EVACUATOR-stop\" name=\"stop\" interval=\"0s\" timeout=\"30s\"/>
+    <op id=\"$LAB_EVACUATOR-monitor-5s\" name=\"monitor\" interval=\"5s\" timeout=\"60s\"/>
+  </operations>
+</primitive>" || return 1
+	timeout 20 cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"$LAB_EVACUATOR-on-cluster-nodes\" rsc=\"$LAB_EVACUATOR\">
+  <rule id=\"$LAB_EVACUATOR-on-cluster-nodes-rule\" score=\"-INFINITY\">
+    <expression id=\"$LAB_EVACUATOR-on-cluster-nodes-expr\" attribute=\"#kind\" operation=\"ne\" value=\"cluster\"/>
+  </rule>
+</rsc_location>"
+}
+
+lab_evacuator_delete() {
+	local node
+	lab_evacuator_exists || return 0
+	timeout 20 crm_resource --resource "$LAB_EVACUATOR" --meta --set-parameter target-role \
+		--parameter-value Stopped >/dev/null 2>&1 || true
+	lab_wait 40 "$LAB_EVACUATOR stopped" eval "[ -z \"\$(crm_resource --resource $LAB_EVACUATOR --locate 2>/dev/null | grep 'is running')\" ]" || true
+	timeout 20 cibadmin --delete --xml-text "<rsc_location id=\"$LAB_EVACUATOR-on-cluster-nodes\"/>" >/dev/null 2>&1 || true
+	timeout 20 cibadmin --delete --xml-text "<primitive id=\"$LAB_EVACUATOR\"/>" >/dev/null 2>&1 || true
+	for node in $(lab_node_names); do
+		timeout 20 crm_resource --resource "fence-$node" --delete-parameter evacuate >/dev/null 2>&1 || true
+	done
+}

@@ -150,6 +150,7 @@ fi
 # Only the OpenStack part, on a cluster that was up before: undo just that.
 openstack_teardown() {
 	lab_log "removing the OpenStack lab again (the cluster stays up)"
+	lab_evacuator_delete || true
 	lab_os_clone_delete || true
 	UMHA_OS_STATE=$LAB_OS_STATE "$LAB_OS_DIR/down.sh" || true
 	lab_os_agent_remove
@@ -421,6 +422,12 @@ join_openstack() {
 	mark "Nova reports nova-compute up on $nodes"
 	lab_wait 60 "compute hosts mapped to cell1" lab_os_hosts_mapped
 	mark "compute hosts mapped to cell1"
+	if [ -x "$LAB_OCF_DIR/umha-evacuator" ]; then
+		lab_evacuator_exists || lab_evacuator_create
+		mark "$LAB_EVACUATOR (ocf:umha:umha-evacuator) on $LAB_CLUSTER_NODE; fence devices write $LAB_EVACUATE_ATTR"
+	else
+		lab_log "$LAB_OCF_DIR/umha-evacuator not installed (tests/lab/install-agents.sh): no evacuator"
+	fi
 	lab_wait 60 "cluster settled (crm_resource --wait)" lab_settled
 	mark "cluster settled"
 }
