@@ -325,3 +325,34 @@ fn structural_errors() {
     assert!(c.nodes().is_empty());
     assert!(!c.have_quorum());
 }
+
+#[test]
+fn version_from_the_root_element_alone() {
+    // What `cibadmin --query --xpath /cib --no-children` printed on the lab.
+    let text = r#"<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="225" num_updates="4" admin_epoch="0" cib-last-written="Sun Nov 22 07:37:28 2026" update-origin="ctl1" update-client="crm_attribute" update-user="root" have-quorum="1" dc-uuid="1"/>"#;
+    let (version, quorum) = CibVersion::parse_root(text).unwrap();
+    assert_eq!(
+        version,
+        CibVersion {
+            admin_epoch: 0,
+            epoch: 225,
+            num_updates: 4
+        }
+    );
+    assert!(quorum);
+    assert!(CibVersion::parse_root("<status/>").is_err());
+    let full = Cib::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/healthy-cib.xml"
+    ))
+    .unwrap();
+    let root_only = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/healthy-cib.xml"
+    ))
+    .unwrap();
+    assert_eq!(
+        CibVersion::parse_root(&root_only).unwrap().0,
+        full.version()
+    );
+}

@@ -16,6 +16,8 @@ pub trait Cluster: std::fmt::Debug {
     fn snapshot(&self, config: &Config, now: i64, deadline: Deadline)
     -> Result<Snapshot, CibError>;
     fn apply(&self, config: &Config, write: &Write, deadline: Deadline) -> Result<(), CibError>;
+    /// The CIB's version and quorum, cheaply (see [`cib::CibVersion::query`]).
+    fn version(&self, deadline: Deadline) -> Result<(cib::CibVersion, bool), CibError>;
 }
 
 /// The real cluster: `cibadmin --query` and `stonith_admin --history`, and
@@ -40,6 +42,10 @@ impl Cluster for Pacemaker {
             snapshot.history = Some(FenceHistory::query_with_deadline(deadline)?);
         }
         Ok(snapshot)
+    }
+
+    fn version(&self, deadline: Deadline) -> Result<(cib::CibVersion, bool), CibError> {
+        cib::CibVersion::query(deadline)
     }
 
     fn apply(&self, config: &Config, write: &Write, deadline: Deadline) -> Result<(), CibError> {
@@ -99,6 +105,11 @@ impl Memory {
 }
 
 impl Cluster for Memory {
+    fn version(&self, _deadline: Deadline) -> Result<(cib::CibVersion, bool), CibError> {
+        let s = Self::lock(&self.state);
+        Ok((s.version, s.quorum))
+    }
+
     fn snapshot(
         &self,
         _config: &Config,

@@ -106,6 +106,8 @@ impl ComputeNode {
 /// Everything one step decides on.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The CIB this was read from (default for snapshots made in tests).
+    pub version: cib::CibVersion,
     pub now: i64,
     pub quorum: bool,
     pub nodes: Vec<ComputeNode>,
@@ -127,6 +129,7 @@ impl Snapshot {
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
         Self {
+            version: cib.version(),
             now,
             quorum: cib.have_quorum(),
             nodes,
@@ -140,6 +143,18 @@ impl Snapshot {
     /// costs one CIB read and nothing else.
     pub fn needs_history(&self) -> bool {
         self.nodes.iter().any(|n| !n.online || n.marker.is_some())
+    }
+
+    /// Nothing can be owed: every compute node online, no marker, no hold,
+    /// no incident being closed. While the CIB keeps this version, a step
+    /// would find the same (see [`crate::agent`]).
+    pub fn is_quiet(&self) -> bool {
+        self.hold.is_none()
+            && !self.needs_history()
+            && self
+                .nodes
+                .iter()
+                .all(|n| n.record.is_none_or(|r| r.phase != Phase::Restoring))
     }
 }
 

@@ -43,6 +43,7 @@ fn node(name: &str) -> ComputeNode {
 
 fn snapshot(nodes: Vec<ComputeNode>) -> Snapshot {
     Snapshot {
+        version: cib::CibVersion::default(),
         now: T + 100,
         quorum: true,
         nodes,
@@ -500,6 +501,7 @@ mod safety {
                     .map(|(n, a, s, t)| (n.as_str(), *a, *s, *t))
                     .collect();
                 Snapshot {
+                    version: cib::CibVersion::default(),
                     now: T + 250,
                     quorum,
                     nodes,

@@ -29,6 +29,8 @@ pub type Connect<'a> = dyn Fn(Deadline) -> Result<(Compute, TagIndex), openstack
 #[derive(Debug, Default)]
 pub struct Report {
     pub plan: Plan,
+    /// The CIB version, when the step found nothing to do and wrote nothing.
+    pub quiet: Option<cib::CibVersion>,
     pub write_errors: Vec<String>,
     pub settled: Vec<String>,
 }
@@ -122,6 +124,9 @@ impl<'a, C: Cluster> Stepper<'a, C> {
         let snapshot = self.cluster.snapshot(self.config, now, deadline)?;
         let plan = plan::plan(&snapshot, &self.config.valve);
         let mut report = Report::default();
+        if snapshot.is_quiet() && plan.writes.is_empty() && plan.work.is_empty() {
+            report.quiet = Some(snapshot.version);
+        }
         for event in &plan.events {
             self.event(event);
         }

@@ -12,6 +12,7 @@ use umha_evacuator::plan::Snapshot;
 
 fn agent() -> Evacuator<Memory> {
     Evacuator::with(Memory::new(Snapshot {
+        version: cib::CibVersion::default(),
         now: 0,
         quorum: true,
         nodes: Vec::new(),
@@ -135,4 +136,81 @@ fn monitor_before_start_is_not_running_and_meta_data_validates() {
     if let Some(r) = agent_core::testing::xmllint_dtd(&meta.stdout) {
         r.unwrap();
     }
+}
+
+#[test]
+fn a_quiet_cluster_is_not_read_again_until_its_cib_changes() {
+    use umha_evacuator::plan::ComputeNode;
+    let cloud = FakeCloud::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("clouds.yaml");
+    std::fs::write(&yaml, cloud.clouds_yaml("fake")).unwrap();
+    let rsctmp = dir.path().join("rsc");
+    std::fs::create_dir_all(&rsctmp).unwrap();
+    let history = dir.path().join("h.jsonl");
+    let node = ComputeNode {
+        name: "cmp1".into(),
+        online: true,
+        remote: true,
+        node_fenced: None,
+        last_failure: None,
+        marker: None,
+        handled: None,
+        record: None,
+        status: None,
+    };
+    let agent = Evacuator::with(Memory::new(Snapshot {
+        version: cib::CibVersion {
+            admin_epoch: 0,
+            epoch: 7,
+            num_updates: 1,
+        },
+        now: 0,
+        quorum: true,
+        nodes: vec![node],
+        hold: None,
+        history: None,
+    }));
+    let env = [
+        ("OCF_ROOT", "/usr/lib/ocf"),
+        ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+        ("OCF_RESOURCE_INSTANCE", "evacuator"),
+        ("OCF_RESKEY_CRM_meta_on_node", "ctl1"),
+        ("OCF_RESKEY_CRM_meta_interval", "5000"),
+        ("OCF_RESKEY_CRM_meta_timeout", "20000"),
+        ("OCF_RESKEY_cloud", "fake"),
+        ("OCF_RESKEY_clouds_yaml", yaml.to_str().unwrap()),
+        ("OCF_RESKEY_history_file", history.to_str().unwrap()),
+        ("HA_LOGFACILITY", "none"),
+    ];
+    assert_eq!(run_action(&agent, "start", &env).status, OcfStatus::Success);
+    assert_eq!(
+        run_action(&agent, "monitor", &env).status,
+        OcfStatus::Success
+    );
+    let quiet = || {
+        std::fs::read_dir(&rsctmp)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains("quiet"))
+    };
+    assert!(quiet(), "a quiet step is remembered");
+    // A marker appears: a new CIB version, so the next step reads it and
+    // is no longer quiet.
+    let cluster = agent_cluster(&agent);
+    cluster.update(|s| {
+        s.version.num_updates += 1;
+        s.nodes[0].marker = Some("1795318563".into());
+    });
+    assert_eq!(
+        run_action(&agent, "monitor", &env).status,
+        OcfStatus::Success
+    );
+    assert!(!quiet(), "a step with work is not remembered as quiet");
+    assert!(!cluster.written().is_empty(), "the marker was acted on");
+    assert_eq!(run_action(&agent, "stop", &env).status, OcfStatus::Success);
+}
+
+fn agent_cluster(agent: &Evacuator<Memory>) -> &Memory {
+    agent.cluster()
 }

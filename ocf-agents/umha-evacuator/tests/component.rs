@@ -89,6 +89,7 @@ impl Rig {
         cmp2.online = false;
         cmp2.marker = Some(fence().to_string());
         let cluster = Memory::new(Snapshot {
+            version: cib::CibVersion::default(),
             now: 0,
             quorum: true,
             nodes: vec![node("cmp1"), cmp2, node("cmp3")],
