@@ -139,6 +139,43 @@ impl Drop for Restore {
     }
 }
 
+/// Instances booted on a node about to fail, with everything the test must
+/// undo: the instances, the node's marker, evacuator parameters.
+struct Scenario {
+    ids: Vec<String>,
+    /// History lines before the failure.
+    from: usize,
+    _servers: ServersGuard,
+    _marker: MarkerGuard,
+    _restore: Restore,
+}
+
+/// Set `params` on the evacuator (undone on drop), then boot `n` instances
+/// on `node`.
+fn scenario(
+    nova: &Nova,
+    node: &str,
+    n: usize,
+    prefix: &str,
+    params: &[(&'static str, &str)],
+) -> Scenario {
+    let restore = Restore {
+        params: params.iter().map(|(k, _)| *k).collect(),
+        bmcs: vec![],
+    };
+    for (k, v) in params {
+        set_param(k, v);
+    }
+    let ids = nova.boot_servers(node, n, prefix);
+    Scenario {
+        _servers: ServersGuard(ids.clone()),
+        _marker: MarkerGuard(node.to_owned()),
+        _restore: restore,
+        from: history_len(),
+        ids,
+    }
+}
+
 fn start(lab: &Lab) -> Option<Nova> {
     wait_healthy(lab);
     let nova = nova_lab(lab)?;
@@ -229,17 +266,15 @@ fn a_killed_node_is_fenced_and_its_instances_evacuated_exactly_once() {
     let lab = require_lab();
     let Some(nova) = start(&lab) else { return };
     let node = "cmp2";
-    let ids = nova.boot_servers(node, 10, "evac-kill");
-    let _servers = ServersGuard(ids.clone());
-    let _marker = MarkerGuard(node.to_owned());
-    let from = history_len();
+    let sc = scenario(&nova, node, 10, "evac-kill", &[]);
+    let (ids, from) = (&sc.ids, sc.from);
     crash(node);
-    let took = wait_evacuated(&nova, &ids, node, Duration::from_secs(180));
+    let took = wait_evacuated(&nova, ids, node, Duration::from_secs(180));
     println!(
         "MEASURED: crash -> 10 instances ACTIVE elsewhere in {:.1}s",
         took.as_secs_f64()
     );
-    assert_once_each(&nova, &ids);
+    assert_once_each(&nova, ids);
     // Fenced by Pacemaker through fence_ipmi, which wrote the marker.
     let fenced = run_ok("stonith_admin", &["--history", node, "--output-as=xml"]);
     assert!(fenced.contains("status=\"success\""), "{fenced}");
@@ -251,7 +286,7 @@ fn a_killed_node_is_fenced_and_its_instances_evacuated_exactly_once() {
         .count();
     assert_eq!(evacuated, 10, "one evacuate per instance in the history");
     assert!(entries.iter().any(|e| e["event"] == "recovered"));
-    nova.delete_servers(&ids);
+    nova.delete_servers(ids);
     wait_healthy(&lab);
 }
 
@@ -261,10 +296,9 @@ fn when_fencing_fails_nothing_is_evacuated_and_the_reason_shows() {
     let lab = require_lab();
     let Some(nova) = start(&lab) else { return };
     let node = "cmp3";
-    let ids = nova.boot_servers(node, 3, "evac-nofence");
-    let _servers = ServersGuard(ids.clone());
-    let _marker = MarkerGuard(node.to_owned());
-    let _restore = Restore {
+    let sc = scenario(&nova, node, 3, "evac-nofence", &[]);
+    let ids = &sc.ids;
+    let _bmc = Restore {
         params: vec![],
         bmcs: vec![node.to_owned()],
     };
@@ -284,7 +318,7 @@ fn when_fencing_fails_nothing_is_evacuated_and_the_reason_shows() {
     println!("status while fencing fails: {status}");
     // Give it time to do the wrong thing, then check it did not.
     std::thread::sleep(Duration::from_secs(20));
-    for id in &ids {
+    for id in ids {
         assert_eq!(
             nova.evacuations(id),
             0,
@@ -300,10 +334,10 @@ fn when_fencing_fails_nothing_is_evacuated_and_the_reason_shows() {
     assert!(!svc.forced_down, "Nova left alone: {svc:?}");
     // The BMC repaired: the next fence succeeds and the evacuation follows.
     lab_sh(&format!("lab_bmc_stop {node} && lab_bmc_start {node}"));
-    wait_evacuated(&nova, &ids, node, Duration::from_secs(240));
-    assert_once_each(&nova, &ids);
+    wait_evacuated(&nova, ids, node, Duration::from_secs(240));
+    assert_once_each(&nova, ids);
     wait_recovered(&nova, node);
-    nova.delete_servers(&ids);
+    nova.delete_servers(ids);
     wait_healthy(&lab);
 }
 
@@ -376,17 +410,10 @@ fn monitor_pid() -> Option<u32> {
 fn an_evacuator_killed_midway_is_recovered_and_finishes_exactly_once() {
     let lab = require_lab();
     let Some(nova) = start(&lab) else { return };
-    let _restore = Restore {
-        params: vec!["max_parallel"],
-        bmcs: vec![],
-    };
-    // One at a time, so the kill surely lands in the middle.
-    set_param("max_parallel", "1");
     let node = "cmp1";
-    let ids = nova.boot_servers(node, 20, "evac-resume");
-    let _servers = ServersGuard(ids.clone());
-    let _marker = MarkerGuard(node.to_owned());
-    let from = history_len();
+    // One at a time, so the kill surely lands in the middle.
+    let sc = scenario(&nova, node, 20, "evac-resume", &[("max_parallel", "1")]);
+    let (ids, from) = (&sc.ids, sc.from);
     crash(node);
     let pid = wait_for(
         "the evacuator issuing evacuations",
@@ -412,8 +439,8 @@ fn an_evacuator_killed_midway_is_recovered_and_finishes_exactly_once() {
         issued < ids.len(),
         "the kill came after the last evacuate: not midway"
     );
-    wait_evacuated(&nova, &ids, node, Duration::from_secs(240));
-    assert_once_each(&nova, &ids);
+    wait_evacuated(&nova, ids, node, Duration::from_secs(240));
+    assert_once_each(&nova, ids);
     let failed_ops = run_ok(
         "crm_mon",
         &["-1", "--include=failcounts", "--output-as=xml"],
@@ -423,7 +450,7 @@ fn an_evacuator_killed_midway_is_recovered_and_finishes_exactly_once() {
         failed_ops.contains("evacuator")
     );
     wait_recovered(&nova, node);
-    nova.delete_servers(&ids);
+    nova.delete_servers(ids);
     wait_healthy(&lab);
 }
 
@@ -432,16 +459,9 @@ fn an_evacuator_killed_midway_is_recovered_and_finishes_exactly_once() {
 fn dry_run_changes_nothing_in_nova_and_records_what_it_would_do() {
     let lab = require_lab();
     let Some(nova) = start(&lab) else { return };
-    let _restore = Restore {
-        params: vec!["dry_run"],
-        bmcs: vec![],
-    };
-    set_param("dry_run", "true");
     let node = "cmp3";
-    let ids = nova.boot_servers(node, 3, "evac-dry");
-    let _servers = ServersGuard(ids.clone());
-    let _marker = MarkerGuard(node.to_owned());
-    let from = history_len();
+    let sc = scenario(&nova, node, 3, "evac-dry", &[("dry_run", "true")]);
+    let (ids, from) = (&sc.ids, sc.from);
     crash(node);
     wait_for(
         "the dry run recorded",
@@ -457,7 +477,7 @@ fn dry_run_changes_nothing_in_nova_and_records_what_it_would_do() {
         .filter(|e| e["event"] == "would-evacuate" && e["dry_run"] == true)
         .filter_map(|e| e["instance"].as_str())
         .collect();
-    for id in &ids {
+    for id in ids {
         assert!(
             would.contains(&id.as_str()),
             "{id} not in the dry run's record: {would:?}"
@@ -482,7 +502,7 @@ fn dry_run_changes_nothing_in_nova_and_records_what_it_would_do() {
             }
         },
     );
-    nova.delete_servers(&ids);
+    nova.delete_servers(ids);
     wait_healthy(&lab);
 }
 

@@ -77,6 +77,22 @@ pub struct ComputeNode {
 }
 
 impl ComputeNode {
+    /// An online Pacemaker Remote node with no umha record at all (tests,
+    /// simulations).
+    pub fn online_remote(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            online: true,
+            remote: true,
+            node_fenced: None,
+            last_failure: None,
+            marker: None,
+            handled: None,
+            record: None,
+            status: None,
+        }
+    }
+
     pub fn from_node(node: &Node, marker_name: &str) -> Self {
         Self {
             name: node.name.clone(),

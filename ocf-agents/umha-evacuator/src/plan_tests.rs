@@ -28,17 +28,7 @@ fn history(events: &[(&str, &str, &str, i64)]) -> FenceHistory {
 }
 
 fn node(name: &str) -> ComputeNode {
-    ComputeNode {
-        name: name.into(),
-        online: true,
-        remote: true,
-        node_fenced: None,
-        last_failure: None,
-        marker: None,
-        handled: None,
-        record: None,
-        status: None,
-    }
+    ComputeNode::online_remote(name)
 }
 
 fn snapshot(nodes: Vec<ComputeNode>) -> Snapshot {

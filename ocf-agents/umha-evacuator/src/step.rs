@@ -166,22 +166,17 @@ impl<'a, C: Cluster> Stepper<'a, C> {
             .iter()
             .map(|n| (n.name.as_str(), n))
             .collect();
-        let (compute, tags) = match connect(deadline) {
+        let connected = connect(deadline)
+            .map_err(|e| format!("cannot reach Nova: {e}"))
+            .and_then(
+                |(compute, tags)| match compute.compute_services(None, deadline) {
+                    Ok(services) => Ok((compute, tags, services)),
+                    Err(e) => Err(format!("cannot list Nova compute services: {e}")),
+                },
+            );
+        let (compute, tags, services) = match connected {
             Ok(c) => c,
-            Err(e) => {
-                let text = format!("cannot reach Nova: {e}");
-                for w in work {
-                    if let Some(node) = nodes.get(w.node.as_str()) {
-                        self.alert_status(node, "nova-unreachable", text.clone(), deadline);
-                    }
-                }
-                return;
-            }
-        };
-        let services = match compute.compute_services(None, deadline) {
-            Ok(s) => s,
-            Err(e) => {
-                let text = format!("cannot list Nova compute services: {e}");
+            Err(text) => {
                 for w in work {
                     if let Some(node) = nodes.get(w.node.as_str()) {
                         self.alert_status(node, "nova-unreachable", text.clone(), deadline);

@@ -148,17 +148,7 @@ fn a_quiet_cluster_is_not_read_again_until_its_cib_changes() {
     let rsctmp = dir.path().join("rsc");
     std::fs::create_dir_all(&rsctmp).unwrap();
     let history = dir.path().join("h.jsonl");
-    let node = ComputeNode {
-        name: "cmp1".into(),
-        online: true,
-        remote: true,
-        node_fenced: None,
-        last_failure: None,
-        marker: None,
-        handled: None,
-        record: None,
-        status: None,
-    };
+    let node = ComputeNode::online_remote("cmp1");
     let agent = Evacuator::with(Memory::new(Snapshot {
         version: cib::CibVersion {
             admin_epoch: 0,

@@ -30,17 +30,7 @@ struct Rig {
 }
 
 fn node(name: &str) -> ComputeNode {
-    ComputeNode {
-        name: name.into(),
-        online: true,
-        remote: true,
-        node_fenced: None,
-        last_failure: None,
-        marker: None,
-        handled: None,
-        record: None,
-        status: None,
-    }
+    ComputeNode::online_remote(name)
 }
 
 fn config(clouds_yaml: &Path, history: PathBuf) -> Config {
