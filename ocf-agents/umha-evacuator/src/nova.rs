@@ -54,6 +54,9 @@ pub enum Fate {
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
     pub fates: BTreeMap<String, (String, Fate)>,
+    /// The evacuation migrations of each instance still on the host, as the
+    /// round read them (for the check before each evacuate).
+    pub migrations: BTreeMap<String, Vec<Migration>>,
 }
 
 impl Tally {
@@ -245,6 +248,7 @@ impl Nova<'_> {
                 .map(|v| v.iter().map(|m| (*m).clone()).collect())
                 .unwrap_or_default();
             let fate = self.fate_on_source(incident, server, &mine, since);
+            tally.migrations.insert(server.id.clone(), mine);
             tally
                 .fates
                 .insert(server.id.clone(), (server.name.clone(), fate));
@@ -336,13 +340,15 @@ impl Nova<'_> {
         }
     }
 
-    /// Evacuate `ids`, each after a fresh check, at most `max_parallel` at
+    /// Evacuate `ids`, each after a fresh read of the instance (its
+    /// migrations as the round just listed them), at most `max_parallel` at
     /// once. Returns the history entries; failures leave the instance for
     /// the next round, whose check sees whether Nova took it after all.
     pub fn evacuate(
         &self,
         incident: &Incident<'_>,
         ids: &[String],
+        migrations: &BTreeMap<String, Vec<Migration>>,
         history: &crate::history::History,
         deadline: Deadline,
     ) -> Vec<Entry> {
@@ -361,21 +367,12 @@ impl Nova<'_> {
                 }
             };
             let who = (server.id.as_str(), server.name.as_str());
-            let status =
-                match self
-                    .compute
-                    .evacuation_status(&server, incident.host, since, deadline)
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        return incident.instance_entry(
-                            "evacuate-error",
-                            who,
-                            format!("check before evacuate failed: {e}"),
-                            dry,
-                        );
-                    }
-                };
+            // The instance read afresh: the evacuate API sets its task state
+            // and creates the migration in the same request, so any
+            // evacuation accepted since the round shows here as REBUILD (or
+            // as a host that is no longer the failed one).
+            let known = migrations.get(id).map(Vec::as_slice).unwrap_or_default();
+            let status = openstack::migration::classify(&server, known, incident.host, since);
             let retry = match &status {
                 EvacuationStatus::NotEvacuated => false,
                 EvacuationStatus::Failed { .. } => true,

@@ -164,10 +164,10 @@ instances stay. Boot-from-volume instances are always evacuated.",
             "max_parallel",
             "Evacuations issued at once",
             "How many instances are checked and evacuated at the same time. Nova's own \
-rebuild work is the bottleneck: on the lab, issuing one by one finished sooner than all at \
-once (see the benchmark in the README).",
+rebuild work is the bottleneck, not the API calls: on the lab (20 instances), 4 in flight \
+finished about 1 s sooner than one by one or all at once (see the benchmark in the README).",
         )
-        .default("2")
+        .default("4")
         .range(1, 64),
         ParamSpec::integer(
             "max_attempts",

@@ -283,7 +283,9 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                 };
                 let ids = tally.to_evacuate();
                 if self.config.dry_run {
-                    for e in nova.evacuate(&incident, &ids, &self.history, deadline) {
+                    for e in
+                        nova.evacuate(&incident, &ids, &tally.migrations, &self.history, deadline)
+                    {
                         log_entry(&w.node, &e);
                     }
                     self.finish(
@@ -296,7 +298,9 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                     continue;
                 }
                 if !ids.is_empty() {
-                    for e in nova.evacuate(&incident, &ids, &self.history, deadline) {
+                    for e in
+                        nova.evacuate(&incident, &ids, &tally.migrations, &self.history, deadline)
+                    {
                         log_entry(&w.node, &e);
                     }
                     still.push(i);
