@@ -32,7 +32,7 @@
 #                 the request's duration), so every method is measured the
 #                 same way, server side. Keystone before the first Nova
 #                 request is left out for every tool. The bench's own calls
-#                 use microversion $BENCH_MV, which is how they are told apart.
+#                 use microversion 2.61, which is how they are told apart.
 #   API->ACTIVE   first Nova request of the tool -> all ACTIVE.
 #   evac->ACTIVE  first evacuate call -> all ACTIVE (umha: the first "evacuate"
 #                 entry of its history file, as the brief defines umha's API
@@ -45,11 +45,14 @@
 #   Exactly once: GET /servers/{id}/os-instance-actions, "evacuate" actions per
 #   server; a server with a count other than 1 is a violation.
 #
-# Raw numbers: one JSON line per run in the results file (path printed).
+# Each round runs every method once (umha first), so a drift of the machine's
+# load spreads over all of them. Raw numbers: one JSON line per run in the
+# results file (path printed). A lab torn down and brought up again by someone
+# else during the bench stops it and is left alone.
 # Restores the lab whatever happens (trap): servers deleted, evacuator's
 # target-role as found, markers and holds cleared, services un-forced, up and
 # enabled (in that order), every node online. Every wait is bounded.
-# Needs root and the joined lab up; R=3 takes about 20-25 minutes.
+# Needs root and the joined lab up; R=3 took 16-17 minutes (5 methods x 3 runs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -281,7 +284,8 @@ count_actions() {
 	local id c bad=0 total=0
 	for id in "${IDS[@]}"; do
 		c=$(nova GET "/servers/$id/os-instance-actions" |
-			jq '[.instanceActions[] | select(.action == "evacuate")] | length') || c=-1
+			jq '[.instanceActions[] | select(.action == "evacuate")] | length')
+		[[ $c =~ ^[0-9]+$ ]] || die "cannot read the instance actions of $id"
 		[ "$c" -eq 1 ] || bad=$((bad + 1))
 		total=$((total + (c > 0 ? c : 0)))
 	done
@@ -372,6 +376,7 @@ start_evacuator() {
 
 POLLER=''
 WORK=''
+LAB_ID=''
 IDS=()
 EVAC_STOPPED_BY_US=''
 TARGET_ROLE_BEFORE=''
@@ -379,12 +384,22 @@ HOST_DIRTY=''
 UMHA_INCIDENT=''
 UMHA_PREV_STATE=''
 
+# The lab this bench started on (up.sh writes $LAB_STATE/started): a lab
+# torn down and brought up again meanwhile belongs to whoever did it.
+lab_id() { stat -c %Y.%i "$LAB_STATE/started" 2>/dev/null; }
+same_lab() { [ "$(lab_id)" = "$LAB_ID" ]; }
+
 cleanup() {
 	local rc=$? n m h bad=''
 	trap - EXIT INT TERM
 	set +e
 	[ -n "$POLLER" ] && kill "$POLLER" 2>/dev/null && wait "$POLLER" 2>/dev/null
 	[ "$rc" -ne 0 ] && log "bench FAILED (exit $rc); restoring the lab"
+	if [ -n "$LAB_ID" ] && ! same_lab; then
+		log "the lab was restarted by someone else during the bench: leaving it alone (no restore)"
+		[ -n "$WORK" ] && rm -f "$WORK/fence_evacuate"
+		exit $((rc == 0 ? 1 : rc))
+	fi
 	os_login >/dev/null 2>&1
 	if [ -n "$UMHA_INCIDENT" ]; then
 		log "waiting for the evacuator to close $HOST's incident"
@@ -470,10 +485,12 @@ run_umha() {
 	"$LAB_DIR/power" "$HOST" off
 	log "umha run $r: $HOST powered off (t0)"
 	wait_poller "$landed_file"
+	same_lab || die "the lab was restarted during umha run $r"
 	log "umha run $r: all $N ACTIVE elsewhere after $(secs "$t0" "$T_ALL") s; waiting for the incident to close"
 	wait_for 240 "$HOST's incident closed (umha-evac-state done)" incident_closed "$UMHA_PREV_STATE" ||
 		die "incident not closed"
 	closed_ms=$(now_ms)
+	same_lab || die "the lab was restarted during umha run $r"
 	UMHA_INCIDENT=''
 	# Fence: pacemaker-fenced's completion line (ms) and the marker's write (ms).
 	pcmk=$(tail -c +"$((pcmk_off + 1))" "$PCMK_LOG")
@@ -498,8 +515,10 @@ run_umha() {
 	read -r viol total < <(count_actions)
 	local maxp
 	maxp=$(evacuator_param max_parallel)
+	[ -n "$maxp" ] || maxp="$(timeout 20 crm_resource --show-metadata ocf:umha:umha-evacuator 2>/dev/null |
+		xmllint --xpath 'string(//parameter[@name="max_parallel"]/content/@default)' - 2>/dev/null) (default)"
 	emit "$(jq -cn --arg method umha --argjson run "$r" --arg host "$HOST" --argjson n "$N" \
-		--arg max_parallel "${maxp:-2 (default)}" \
+		--arg max_parallel "$maxp" \
 		--argjson t0_ms "$t0" --argjson fence_done_ms "$(jnum "$fence_ms")" \
 		--argjson fence_history_completed_ms "$(jnum "$stonith_ms")" \
 		--argjson marker_written_ms "$(jnum "$marker_ms")" --argjson fence_epoch "$(jnum "$fence_epoch")" \
@@ -619,6 +638,7 @@ run_other() {
 		;;
 	esac
 	wait_poller "$landed_file"
+	same_lab || die "the lab was restarted during $method run $r"
 	api_window "$api_off" "$t0"
 	# The direct calls are the bench's own (microversion BENCH_MV): their first request is the first POST.
 	[[ $method == direct-* ]] && API_FIRST=$EVAC_FIRST
@@ -735,6 +755,9 @@ report() {
 # ---- main ------------------------------------------------------------------------------
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
+# One bench at a time: a second one's restore would clear this one's markers.
+exec 9>/tmp/umha-evac-bench.lock
+flock -n 9 || die "another bench-lab.sh is running"
 lab_is_up || die "the Pacemaker lab is not up (tests/lab/up.sh --with-openstack)"
 os_is_up || die "the OpenStack lab is not up (tests/lab/up.sh --with-openstack)"
 os_host_check "$HOST"
@@ -742,15 +765,11 @@ os_host_check "$HOST"
 command -v gawk >/dev/null || die "gawk is needed"
 os_login || die "no admin token from $OS_AUTH_URL"
 IMAGE_ID=$(cat "$OS_STATE/image-id")
-WORK=$(mktemp -d /tmp/umha-evac-bench.XXXXXX)
-[ -n "$OUT" ] || OUT=$WORK/results.jsonl
-: >"$OUT"
-BENCH_PREFIX="bench-$$-"
-T_BENCH=$(now_ms)
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+LAB_ID=$(lab_id)
+[ -n "$LAB_ID" ] || die "$LAB_STATE/started missing: is the lab up?"
 
+# Preflight before the trap: a bench refused here has changed nothing and
+# must not "restore" (clear markers, holds) a lab someone else is using.
 lab_ready || die "the lab is not healthy to start with"
 evacuator_running || die "$EVACUATOR is not running on ctl1"
 [ -z "$(hold_of)" ] || die "a hold is set: $(hold_of)"
@@ -760,6 +779,15 @@ done
 left=$(nova GET "/servers?all_tenants=1&host=$HOST" | jq '.servers | length')
 [ "$left" = 0 ] || die "$HOST already has $left servers (fence_evacuate would evacuate them too)"
 TARGET_ROLE_BEFORE=$(evacuator_meta target-role)
+
+WORK=$(mktemp -d /tmp/umha-evac-bench.XXXXXX)
+[ -n "$OUT" ] || OUT=$WORK/results.jsonl
+: >"$OUT"
+BENCH_PREFIX="bench-$$-"
+T_BENCH=$(now_ms)
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 log "results: $OUT; R=$R, N=$N on $HOST, methods: $ONLY"
 
 others=()
