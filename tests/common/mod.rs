@@ -60,9 +60,31 @@ pub fn require_lab() -> Lab {
     let fence_agent = std::fs::read_to_string(state.join("fence-agent"))
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "fence_ipmilan".to_owned());
-    Lab {
+    let lab = Lab {
         nodes: (1..=count).map(|i| format!("cmp{i}")).collect(),
         fence_agent,
+    };
+    forget_evacuations(&lab);
+    lab
+}
+
+/// In the joined lab the fence devices write the evacuation marker at every
+/// fence, so a test that fences nodes for its own reasons (several within the
+/// valve's window, say) can leave markers and a valve hold behind, and the
+/// marker keeps nova-compute off the node. Every test starts without them;
+/// the evacuator's own tests set up what they check.
+fn forget_evacuations(lab: &Lab) {
+    let deadline = || umha_common::Deadline::after(Duration::from_secs(20));
+    let _ = cib::attr::delete_property("umha-evacuator", "umha-hold", deadline());
+    for node in &lab.nodes {
+        if cib::attr::query_persistent(node, "umha-evacuate", deadline())
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            println!("test setup: clearing {node}'s evacuation marker left by an earlier test");
+            let _ = cib::attr::delete_persistent(node, "umha-evacuate", deadline());
+        }
     }
 }
 
