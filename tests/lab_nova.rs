@@ -31,6 +31,30 @@ const GATED_NODE: &str = "cmp3";
 /// The node whose power test (c) cuts.
 const CUT_NODE: &str = "cmp1";
 
+/// The evacuator's valve hold, for the length of a test.
+struct HoldGuard;
+
+impl HoldGuard {
+    fn set() -> Self {
+        let deadline = umha_common::Deadline::after(Duration::from_secs(20));
+        cib::attr::set_property(
+            "umha-evacuator",
+            "umha-hold",
+            "lab_nova: gate test",
+            deadline,
+        )
+        .unwrap_or_else(|e| panic!("set the valve hold: {e}"));
+        HoldGuard
+    }
+}
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        let deadline = umha_common::Deadline::after(Duration::from_secs(20));
+        let _ = cib::attr::delete_property("umha-evacuator", "umha-hold", deadline);
+    }
+}
+
 /// Pacemaker's fail count of nova-compute on `node` (0 when none).
 fn failcount(node: &str) -> u64 {
     let out = run(
@@ -139,6 +163,10 @@ fn the_evacuation_marker_keeps_nova_compute_off_cmp3_until_it_is_removed() {
         .collect();
     let failures = failcount(node);
 
+    // The lab's evacuator takes a marker set by hand as a request to
+    // evacuate the node, and clears it as soon as that is done. A valve hold
+    // keeps it waiting, so only the gate acts here.
+    let _hold = HoldGuard::set();
     println!("umha-evacuate set on {node}: Pacemaker must stop its nova-compute");
     let guard = MarkerGuard(node.to_owned());
     let t0 = Instant::now();
