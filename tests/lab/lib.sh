@@ -369,7 +369,10 @@ lab_stor_up() {
 	if ! ip -n "$LAB_STOR_NS" link show "$LAB_STOR_BRIDGE" >/dev/null 2>&1; then
 		# No STP (ports forward at once), no multicast snooping (IPv6 neighbour
 		# discovery is flooded whatever the bridge learnt).
-		ip -n "$LAB_STOR_NS" link add "$LAB_STOR_BRIDGE" type bridge stp_state 0 mcast_snooping 0
+		# A fixed address: a bridge otherwise takes the lowest of its ports'
+		# addresses, so cutting one node (its port leaves) could change the
+		# servers' MAC under every other node's neighbour cache.
+		ip -n "$LAB_STOR_NS" link add "$LAB_STOR_BRIDGE" address 02:75:6d:68:61:78 type bridge stp_state 0 mcast_snooping 0
 	fi
 	for addr in "${LAB_STOR_ADDRS[@]}"; do
 		case $addr in
