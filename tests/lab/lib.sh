@@ -764,6 +764,9 @@ lab_os_hosts_mapped() {
 
 LAB_EVACUATOR=${LAB_EVACUATOR:-evacuator}
 LAB_EVAC_HISTORY=$LAB_STATE/evacuations.jsonl
+# storage_fencing is off in the lab: lab_storage and the demo cut storage
+# links longer than the evacuator's threshold on purpose; lab_storage_recovery
+# turns it on for its own tests.
 # The valve's window. The default (10min) would count one lab test's failed
 # node in the next test; 20s keeps tests independent while two nodes failing
 # together still count together.
@@ -794,6 +797,7 @@ lab_evacuator_create() {
     <nvpair id=\"$LAB_EVACUATOR-local-disk\" name=\"evacuate_local_disk\" value=\"true\"/>
     <nvpair id=\"$LAB_EVACUATOR-history\" name=\"history_file\" value=\"$LAB_EVAC_HISTORY\"/>
     <nvpair id=\"$LAB_EVACUATOR-window\" name=\"failure_window\" value=\"$LAB_EVAC_WINDOW\"/>
+    <nvpair id=\"$LAB_EVACUATOR-storage-fencing\" name=\"storage_fencing\" value=\"false\"/>
   </instance_attributes>
   <operations>
     <op id=\"$LAB_EVACUATOR-start\" name=\"start\" interval=\"0s\" timeout=\"30s\"/>

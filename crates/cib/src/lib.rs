@@ -11,6 +11,8 @@
 //!   does not matter.
 //! * [`attr`] sets, queries and deletes node attributes through
 //!   `attrd_updater` and `crm_attribute`.
+//! * [`request_fence`] hands a fence request to the fencer without waiting
+//!   for the fence (`stonith_admin` left running in the background).
 //!
 //! # How node state is derived
 //!
@@ -53,6 +55,7 @@
 mod cib;
 mod crm_mon;
 mod error;
+mod fence_request;
 mod fencing;
 mod history;
 mod node;
@@ -65,6 +68,7 @@ pub mod attr;
 pub use cib::{Cib, CibVersion, Resource};
 pub use crm_mon::{CrmMon, CrmMonNode};
 pub use error::CibError;
+pub use fence_request::{FenceRequested, fence_args, request_fence};
 pub use fencing::{FenceAction, FenceEvent, FenceHistory, FenceStatus};
 pub use history::Role;
 pub use node::{Connection, Membership, Node, NodeFlags, NodeKind, NodeState, NodeStatus};

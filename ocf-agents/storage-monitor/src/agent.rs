@@ -103,18 +103,31 @@ impl<P: Prober, W: AttributeWriter> StorageMonitor<P, W> {
             return Ok(());
         }
         let node = ctx.node_name()?;
-        let failures = attributes::apply(
+        // The red count is written undampened: it changes at every red
+        // check, and a dampening delay at least as long as the monitor
+        // interval would keep postponing it for the whole outage. It is a
+        // streak itself, so it needs no smoothing.
+        let (count, rest) = changes.partition(&[config.names.red_count.as_str()]);
+        let mut failures = attributes::apply(
             &self.writer,
             node,
-            &changes,
+            &rest,
             config.dampen,
             ctx.deadline(),
             &mut state.published,
         );
+        failures.extend(attributes::apply(
+            &self.writer,
+            node,
+            &count,
+            None,
+            ctx.deadline(),
+            &mut state.published,
+        ));
         if failures.is_empty() {
             log::debug!(
                 "published {} attribute change(s)",
-                changes.set.len() + changes.delete.len()
+                rest.set.len() + rest.delete.len() + count.set.len() + count.delete.len()
             );
             if force {
                 state.republished = state::now();
@@ -145,7 +158,8 @@ impl<P: Prober, W: AttributeWriter> StorageMonitor<P, W> {
                 state::now() >= state.republished.saturating_add(every.as_secs())
             });
         let before = state.clone();
-        let desired = config.names.desired(&summary);
+        state.red_checks = attributes::next_streak(state.red_checks, summary.health);
+        let desired = config.names.desired(&summary, state.red_checks);
         state.last = Some(summary);
         self.publish(ctx, config, &mut state, &desired, due)?;
         if state != before {
@@ -296,7 +310,8 @@ impl<P: Prober, W: AttributeWriter> ResourceAgent for StorageMonitor<P, W> {
         file.write(&state.render())?;
         let summary = verdict.summary();
         log_change(None, &verdict, &summary);
-        let desired = config.names.desired(&summary);
+        state.red_checks = attributes::next_streak(0, summary.health);
+        let desired = config.names.desired(&summary, state.red_checks);
         state.last = Some(summary);
         self.publish(ctx, config, &mut state, &desired, true)?;
         file.write(&state.render())
@@ -330,7 +345,7 @@ impl<P: Prober, W: AttributeWriter> ResourceAgent for StorageMonitor<P, W> {
             // (controller restart, reconnection, cleanup): say again what we
             // last saw, without a check, so the probe stays quick.
             (true, Some(last)) => {
-                let desired = config.names.desired(&last);
+                let desired = config.names.desired(&last, state.red_checks);
                 let before = state.clone();
                 self.publish(ctx, config, &mut state, &desired, true)?;
                 if state != before {

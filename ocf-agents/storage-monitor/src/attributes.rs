@@ -29,6 +29,12 @@ pub type Values = BTreeMap<String, String>;
 /// when Pacemaker is healthy.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where the red-check count stops. Counting on would cost one attribute
+/// write (and one CIB update) per monitor for as long as an outage lasts;
+/// a reader only needs to know that the streak reached its own threshold
+/// (the evacuator's `storage_error_count`, at most this).
+pub const RED_COUNT_MAX: u64 = 100;
+
 /// Which attributes this resource publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeNames {
@@ -38,6 +44,8 @@ pub struct AttributeNames {
     pub health: Option<String>,
     /// `<name>-detail`, when enabled.
     pub detail: Option<String>,
+    /// `<name>-red-count`: consecutive red checks, present only while red.
+    pub red_count: String,
 }
 
 impl AttributeNames {
@@ -46,19 +54,24 @@ impl AttributeNames {
             score: name.to_owned(),
             health: health.then(|| health_name(name)),
             detail: detail.then(|| detail_name(name)),
+            red_count: red_count_name(name),
         }
     }
 
-    /// The enabled names.
+    /// The enabled names (everything a stop deletes).
     pub fn enabled(&self) -> Vec<&str> {
         let mut names = vec![self.score.as_str()];
         names.extend(self.health.as_deref());
         names.extend(self.detail.as_deref());
+        names.push(self.red_count.as_str());
         names
     }
 
-    /// The values a verdict asks for.
-    pub fn desired(&self, verdict: &Summary) -> Values {
+    /// The values a verdict asks for, `red_checks` being the current streak
+    /// of red checks (0 when the last one was not red). The red count is
+    /// wanted only while it is above 0, so a healthy node carries no such
+    /// attribute and costs no write for it.
+    pub fn desired(&self, verdict: &Summary, red_checks: u64) -> Values {
         let mut values = Values::new();
         values.insert(self.score.clone(), verdict.score.to_string());
         if let Some(h) = &self.health {
@@ -67,7 +80,23 @@ impl AttributeNames {
         if let Some(d) = &self.detail {
             values.insert(d.clone(), verdict.detail.clone());
         }
+        if red_checks > 0 {
+            values.insert(
+                self.red_count.clone(),
+                red_checks.min(RED_COUNT_MAX).to_string(),
+            );
+        }
         values
+    }
+}
+
+/// The next red streak after a check that judged `health`: one more while
+/// red (up to [`RED_COUNT_MAX`]), back to 0 otherwise.
+pub fn next_streak(previous: u64, health: crate::verdict::Health) -> u64 {
+    if health == crate::verdict::Health::Red {
+        previous.saturating_add(1).min(RED_COUNT_MAX)
+    } else {
+        0
     }
 }
 
@@ -80,6 +109,13 @@ pub fn detail_name(name: &str) -> String {
     format!("{name}-detail")
 }
 
+/// The name of the consecutive-red-checks attribute. The evacuator reads
+/// it to tell a node whose storage has been gone for several checks (its
+/// VMs lost their disks) from one that missed a single check.
+pub fn red_count_name(name: &str) -> String {
+    format!("{name}-red-count")
+}
+
 /// What to write and delete to go from `published` to `desired`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -90,6 +126,29 @@ pub struct Changes {
 impl Changes {
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.delete.is_empty()
+    }
+
+    /// Split into (the changes to `names`, the rest), so that the two can be
+    /// written with different dampening.
+    pub fn partition(self, names: &[&str]) -> (Changes, Changes) {
+        let (set_in, set_out) = self
+            .set
+            .into_iter()
+            .partition(|(n, _)| names.contains(&n.as_str()));
+        let (delete_in, delete_out) = self
+            .delete
+            .into_iter()
+            .partition(|n| names.contains(&n.as_str()));
+        (
+            Changes {
+                set: set_in,
+                delete: delete_in,
+            },
+            Changes {
+                set: set_out,
+                delete: delete_out,
+            },
+        )
     }
 }
 
@@ -287,20 +346,58 @@ mod tests {
             [
                 "umha-storage",
                 "#health-umha-storage",
-                "umha-storage-detail"
+                "umha-storage-detail",
+                "umha-storage-red-count"
             ]
         );
         let just = AttributeNames::new("s", false, false);
-        assert_eq!(just.enabled(), ["s"]);
+        assert_eq!(just.enabled(), ["s", "s-red-count"]);
         let v = verdict(Health::Yellow, 1000, "a=ok,b=lost 4/4");
         assert_eq!(
-            all.desired(&v),
+            all.desired(&v, 0),
             values(&[
                 ("umha-storage", "1000"),
                 ("#health-umha-storage", "yellow"),
                 ("umha-storage-detail", "a=ok,b=lost 4/4"),
             ])
         );
+        let red = verdict(Health::Red, 0, "a=lost 4/4");
+        assert_eq!(
+            just.desired(&red, 3),
+            values(&[("s", "0"), ("s-red-count", "3")])
+        );
+        assert_eq!(
+            just.desired(&red, RED_COUNT_MAX + 5)["s-red-count"],
+            RED_COUNT_MAX.to_string()
+        );
+    }
+
+    #[test]
+    fn the_red_streak_counts_consecutive_red_checks_only() {
+        let mut streak = 0;
+        for (health, want) in [
+            (Health::Red, 1),
+            (Health::Red, 2),
+            (Health::Yellow, 0),
+            (Health::Red, 1),
+            (Health::Green, 0),
+        ] {
+            streak = next_streak(streak, health);
+            assert_eq!(streak, want, "{health}");
+        }
+        assert_eq!(next_streak(RED_COUNT_MAX, Health::Red), RED_COUNT_MAX);
+        assert_eq!(next_streak(u64::MAX, Health::Red), RED_COUNT_MAX);
+    }
+
+    #[test]
+    fn changes_split_by_name() {
+        let desired = values(&[("s", "0"), ("s-red-count", "2")]);
+        let published = values(&[("s", "1000"), ("s-detail", "x")]);
+        let (count, rest) = changes(&desired, &published, false).partition(&["s-red-count"]);
+        assert_eq!(count.set, [("s-red-count".to_owned(), "2".to_owned())]);
+        assert!(count.delete.is_empty());
+        assert_eq!(rest.set, [("s".to_owned(), "0".to_owned())]);
+        assert_eq!(rest.delete, ["s-detail"]);
     }
 
     #[test]

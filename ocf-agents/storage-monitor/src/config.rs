@@ -295,7 +295,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.rules.min_reachable, 3);
         assert_eq!(c.rules.loss_ratio.ppm(), 250_000);
-        assert_eq!(c.names.enabled(), ["storage.a", "#health-storage.a"]);
+        assert_eq!(
+            c.names.enabled(),
+            ["storage.a", "#health-storage.a", "storage.a-red-count"]
+        );
         assert_eq!(c.dampen, None);
         assert_eq!(c.republish, None);
         let hb = c.heartbeat.unwrap();

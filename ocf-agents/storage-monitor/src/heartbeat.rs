@@ -23,6 +23,12 @@
 //! another checker; it reports the path as hung straight away. However long
 //! the mount stays dead, at most one checker per resource is stuck on it,
 //! and the first monitor after the server comes back runs a fresh check.
+//!
+//! **Reading other nodes' heartbeats** ([`Checker::peek`]) goes through the
+//! same child-and-lock machinery, for the same reason: the evacuator reads
+//! a lost node's file from the controllers' mount of the same share, and a
+//! dead share must not hang it either. Any binary whose `main` hands
+//! [`CHECKER_ARG`] to [`checker_main`] can be the checker.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -183,12 +189,10 @@ impl Heartbeat {
     }
 
     pub fn render(&self) -> String {
-        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
         format!(
-            "{MAGIC}\nnode={}\ntime={}.{:03}\n",
+            "{MAGIC}\nnode={}\ntime={}\n",
             self.node.replace(['\n', '\r'], " "),
-            since.as_secs(),
-            since.subsec_millis()
+            self.time_text()
         )
     }
 
@@ -202,17 +206,7 @@ impl Heartbeat {
         for line in lines {
             match line.split_once('=') {
                 Some(("node", v)) => node = Some(v.to_owned()),
-                Some(("time", v)) => {
-                    let (secs, millis) = v.split_once('.').unwrap_or((v, "0"));
-                    if millis.len() > 3 || secs.is_empty() {
-                        return None;
-                    }
-                    let secs: u64 = secs.parse().ok()?;
-                    let millis: u64 = format!("{millis:0<3}").parse().ok()?;
-                    let since =
-                        Duration::from_secs(secs).checked_add(Duration::from_millis(millis))?;
-                    time = UNIX_EPOCH.checked_add(since);
-                }
+                Some(("time", v)) => time = Some(parse_time(v)?),
                 _ => {}
             }
         }
@@ -220,6 +214,117 @@ impl Heartbeat {
             node: node.filter(|n| !n.is_empty())?,
             time: time?,
         })
+    }
+
+    /// Seconds since the epoch, with milliseconds, as the file writes it.
+    fn time_text(&self) -> String {
+        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        format!("{}.{:03}", since.as_secs(), since.subsec_millis())
+    }
+
+    /// When it was written, in whole seconds since the epoch.
+    pub fn epoch_secs(&self) -> i64 {
+        self.time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// `<seconds>[.<milliseconds>]` since the epoch.
+fn parse_time(v: &str) -> Option<SystemTime> {
+    let (secs, millis) = v.split_once('.').unwrap_or((v, "0"));
+    if millis.len() > 3 || secs.is_empty() {
+        return None;
+    }
+    let secs: u64 = secs.parse().ok()?;
+    let millis: u64 = format!("{millis:0<3}").parse().ok()?;
+    let since = Duration::from_secs(secs).checked_add(Duration::from_millis(millis))?;
+    UNIX_EPOCH.checked_add(since)
+}
+
+/// What a look at another node's heartbeat file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peek {
+    /// The node's heartbeat, as last written.
+    Found(Heartbeat),
+    /// The directory answers but holds no heartbeat file for this node.
+    Absent,
+    /// The look itself failed: directory missing or unusable, hung mount,
+    /// unreadable or foreign file, or the checker could not run.
+    Failed(PathStatus),
+}
+
+/// The checker's word for a peek (next to `write` and `read`).
+const PEEK: &str = "peek";
+
+/// Read `node`'s heartbeat file in `dir`, blocking. Runs in the checker
+/// child, never in the caller.
+pub fn peek_here(dir: &Path, node: &str) -> Peek {
+    // The directory first: an unmounted share is not "no heartbeat".
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Peek::Failed(PathStatus::Unusable(format!(
+                "{}: not a directory",
+                dir.display()
+            )));
+        }
+        Err(e) => return Peek::Failed(PathStatus::from_io(dir, &e)),
+    }
+    let path = dir.join(file_name(node));
+    let mut text = String::new();
+    let read = File::open(&path).and_then(|f| f.take(MAX_FILE_BYTES).read_to_string(&mut text));
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Peek::Absent,
+        Err(e) => Peek::Failed(PathStatus::from_io(&path, &e)),
+        Ok(_) => match Heartbeat::parse(&text) {
+            Some(hb) if hb.node == node => Peek::Found(hb),
+            Some(hb) => Peek::Failed(PathStatus::Failed(format!(
+                "{}: holds the heartbeat of {:?}",
+                path.display(),
+                hb.node
+            ))),
+            None => Peek::Failed(PathStatus::Failed(format!(
+                "{}: not a heartbeat file",
+                path.display()
+            ))),
+        },
+    }
+}
+
+impl Peek {
+    /// The checker's one-line answer.
+    fn to_line(&self) -> String {
+        match self {
+            Peek::Found(hb) => format!("heartbeat {}", hb.time_text()),
+            Peek::Absent => "absent".to_owned(),
+            Peek::Failed(status) => status.to_line(),
+        }
+    }
+
+    fn from_line(line: &str, node: &str) -> Peek {
+        let line = line.trim();
+        if line == "absent" {
+            return Peek::Absent;
+        }
+        match line.strip_prefix("heartbeat ").map(parse_time) {
+            Some(Some(time)) => Peek::Found(Heartbeat {
+                node: node.to_owned(),
+                time,
+            }),
+            Some(None) => Peek::Failed(PathStatus::Failed(format!(
+                "unexpected answer from the heartbeat checker: {}",
+                line.chars().take(200).collect::<String>()
+            ))),
+            // An "ok" here is a checker that did not understand "peek".
+            None => match PathStatus::from_line(line) {
+                PathStatus::Ok => Peek::Failed(PathStatus::Failed(
+                    "the heartbeat checker does not know how to read a heartbeat".to_owned(),
+                )),
+                other => Peek::Failed(other),
+            },
+        }
     }
 }
 
@@ -304,13 +409,31 @@ fn write_and_read_back(dir: &Path, node: &str) -> PathStatus {
 /// `storage-monitor --heartbeat-check <write|read> <dir> <node>`: run the
 /// check and print the one-line answer.
 pub fn checker_main(args: &[OsString]) -> ExitCode {
+    if let [word, dir, node] = args
+        && word == PEEK
+    {
+        let peek = match node.to_str() {
+            Some(node) => peek_here(Path::new(dir), node),
+            None => Peek::Failed(PathStatus::Failed(
+                "heartbeat checker: bad arguments".to_owned(),
+            )),
+        };
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{}", peek.to_line());
+        let _ = out.flush();
+        return if matches!(peek, Peek::Failed(_)) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
     let status = match args {
         [mode, dir, node] => match (mode.to_str().and_then(Mode::parse), node.to_str()) {
             (Some(mode), Some(node)) => check_here(Path::new(dir), mode, node),
             _ => PathStatus::Failed("heartbeat checker: bad arguments".to_owned()),
         },
         _ => PathStatus::Failed(format!(
-            "usage: {CHECKER_ARG} <write|read> <directory> <node>"
+            "usage: {CHECKER_ARG} <write|read|peek> <directory> <node>"
         )),
     };
     let mut out = io::stdout().lock();
@@ -353,6 +476,20 @@ impl Checker {
 
     /// Start a check unless an earlier checker still holds `lock`. Returns at once.
     pub fn start(&self, lock: &Path, dir: &Path, mode: Mode, node: &str) -> PendingCheck {
+        self.spawn(lock, mode.as_str(), dir, node)
+    }
+
+    /// Read `node`'s heartbeat in `dir`, by `deadline` at the latest, in a
+    /// child holding `lock` (so a read stuck on a dead share is never
+    /// joined by a second one: the next call fails at once instead).
+    pub fn peek(&self, lock: &Path, dir: &Path, node: &str, deadline: Deadline) -> Peek {
+        match self.spawn(lock, PEEK, dir, node).wait_line(deadline) {
+            Ok(line) => Peek::from_line(&line, node),
+            Err(status) => Peek::Failed(status),
+        }
+    }
+
+    fn spawn(&self, lock: &Path, word: &str, dir: &Path, node: &str) -> PendingCheck {
         let lock_file = match open_lock(lock) {
             Ok(Some(f)) => f,
             Ok(None) => return PendingCheck::done(PathStatus::Hung { still_stuck: true }),
@@ -365,7 +502,7 @@ impl Checker {
         };
         let spawned = Command::new(&self.program)
             .args(&self.args)
-            .arg(mode.as_str())
+            .arg(word)
             .arg(dir)
             .arg(node)
             // The lock lives as long as the child's stdin does.
@@ -448,24 +585,34 @@ impl PendingCheck {
     /// The result, by `deadline` at the latest. A checker that has not
     /// answered by then is killed (and left to the system if it cannot die).
     pub fn wait(self, deadline: Deadline) -> PathStatus {
+        match self.wait_line(deadline) {
+            Ok(line) => PathStatus::from_line(&line),
+            Err(status) => status,
+        }
+    }
+
+    /// The checker's answer line, or why there is none.
+    fn wait_line(self, deadline: Deadline) -> Result<String, PathStatus> {
         let (mut child, answer) = match self.state {
-            Pending::Done(status) => return status,
+            Pending::Done(status) => return Err(status),
             Pending::Running { child, answer } => (child, answer),
         };
         let left = deadline.remaining().unwrap_or(Duration::from_secs(3600));
         match answer.recv_timeout(left) {
             Ok(bytes) => {
                 reap(&mut child, Duration::from_millis(200));
-                PathStatus::from_line(&String::from_utf8_lossy(&bytes))
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 reap(&mut child, Duration::from_millis(200));
-                PathStatus::Failed("the heartbeat checker gave no answer".to_owned())
+                Err(PathStatus::Failed(
+                    "the heartbeat checker gave no answer".to_owned(),
+                ))
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
                 reap(&mut child, Duration::from_millis(50));
-                PathStatus::Hung { still_stuck: false }
+                Err(PathStatus::Hung { still_stuck: false })
             }
         }
     }
@@ -724,11 +871,120 @@ mod tests {
         assert_eq!(status, PathStatus::Ok);
     }
 
+    #[test]
+    fn peek_reads_another_node_s_heartbeat() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(peek_here(dir.path(), "cmp1"), Peek::Absent);
+        assert_eq!(check_here(dir.path(), Mode::Write, "cmp1"), PathStatus::Ok);
+        let Peek::Found(hb) = peek_here(dir.path(), "cmp1") else {
+            panic!("no heartbeat")
+        };
+        assert_eq!(hb.node, "cmp1");
+        let age = SystemTime::now().duration_since(hb.time).unwrap();
+        assert!(age < Duration::from_secs(5), "{age:?}");
+        assert!(hb.epoch_secs() > 1_700_000_000);
+        // Round trip through the checker's answer line.
+        assert_eq!(
+            Peek::from_line(&Peek::Found(hb.clone()).to_line(), "cmp1"),
+            Peek::Found(hb)
+        );
+        assert_eq!(Peek::from_line("absent\n", "n"), Peek::Absent);
+        // A file holding another node's heartbeat is not this node's.
+        fs::write(
+            dir.path().join("cmp2.heartbeat"),
+            Heartbeat::now("cmp3").render(),
+        )
+        .unwrap();
+        assert!(matches!(
+            peek_here(dir.path(), "cmp2"),
+            Peek::Failed(PathStatus::Failed(m)) if m.contains("cmp3")
+        ));
+        fs::write(dir.path().join("cmp4.heartbeat"), "junk").unwrap();
+        assert!(matches!(
+            peek_here(dir.path(), "cmp4"),
+            Peek::Failed(PathStatus::Failed(_))
+        ));
+        // No share mounted: a failure, never "absent".
+        assert!(matches!(
+            peek_here(&dir.path().join("gone"), "cmp1"),
+            Peek::Failed(PathStatus::Missing(_))
+        ));
+        // A checker that does not know "peek" answers "ok": not a heartbeat.
+        assert!(matches!(
+            Peek::from_line("ok", "n"),
+            Peek::Failed(PathStatus::Failed(_))
+        ));
+        assert!(matches!(
+            Peek::from_line("heartbeat soon", "n"),
+            Peek::Failed(PathStatus::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn peek_through_a_checker_is_bounded_and_not_piled_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("lock");
+        let args = dir.path().join("args");
+        let d = Deadline::after(Duration::from_secs(5));
+        let answer = sh(&format!(
+            "echo \"$@\" > '{}'; echo heartbeat 1700000000.250",
+            args.display()
+        ))
+        .peek(&lock, Path::new("/share"), "cmp2", d);
+        assert_eq!(
+            answer,
+            Peek::Found(Heartbeat {
+                node: "cmp2".into(),
+                time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_250),
+            })
+        );
+        assert_eq!(fs::read_to_string(&args).unwrap(), "peek /share cmp2\n");
+        // A read stuck on a dead share: failed in time, and while the stuck
+        // one holds the lock, the next peek fails at once without a child.
+        let pid_file = dir.path().join("stuck.pid");
+        let script = format!(
+            "exec 3<&0; sleep 30 <&3 3<&- >/dev/null 2>&1 & echo $! > '{}'; exec sleep 30 3<&-",
+            pid_file.display()
+        );
+        let started = Instant::now();
+        let hung = sh(&script).peek(
+            &lock,
+            dir.path(),
+            "cmp2",
+            Deadline::after(Duration::from_millis(300)),
+        );
+        assert_eq!(hung, Peek::Failed(PathStatus::Hung { still_stuck: false }));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let marker = dir.path().join("ran");
+        let next = sh(&format!("touch '{}'; echo absent", marker.display())).peek(
+            &lock,
+            dir.path(),
+            "cmp2",
+            d,
+        );
+        assert_eq!(next, Peek::Failed(PathStatus::Hung { still_stuck: true }));
+        assert!(!marker.exists());
+        let pid: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        // The real checker entry point answers a peek.
+        let real = tempfile::tempdir().unwrap();
+        assert_eq!(check_here(real.path(), Mode::Write, "cmp5"), PathStatus::Ok);
+        assert!(matches!(peek_here(real.path(), "cmp5"), Peek::Found(_)));
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(text in any::<String>()) {
             let _ = Heartbeat::parse(&text);
             let _ = PathStatus::from_line(&text);
+            let _ = Peek::from_line(&text, "n");
             let name = file_name(&text);
             prop_assert!(!name.contains('/') && !name.starts_with('.'));
         }

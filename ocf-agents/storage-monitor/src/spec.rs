@@ -35,9 +35,15 @@ yellow when some addresses are unreachable but enough are left; green otherwise.
 'not_defined umha-storage or umha-storage lte 0' means exactly 'no storage here'; \
 #health-<name> holds green/yellow/red when health=true, for node-health-strategy; \
 <name>-detail holds one entry per address and the path for operators, e.g. \
-'192.0.2.11=ok,192.0.2.12=lost 4/4,path=ok'. Attributes are written through attrd_updater \
+'192.0.2.11=ok,192.0.2.12=lost 4/4,path=ok'; <name>-red-count holds the number of \
+consecutive red checks while the node is red (1, 2, 3, ... up to 100, where it stops) and is \
+deleted at the first check that is not red: umha's evacuator fences a node that stays red for \
+storage_error_count checks (UMHA's error_count). Attributes are written through attrd_updater \
 with dampening, only when their value changes (plus at start, at every probe and every \
-republish_interval, in case the cluster lost them), and deleted at stop.
+republish_interval, in case the cluster lost them), and deleted at stop. The red count alone \
+is written without dampening (it changes at every red check, so a dampening delay as long as \
+the monitor interval would hold it back for the whole outage); a healthy node costs no write \
+for it, a red one one write per check until the count stops.
 
 The monitor returns success while the resource is started, whatever the storage state: \
 the attributes carry the health, so a storage outage does not turn into resource failures. \
@@ -111,9 +117,10 @@ set it to the monitor quorum (e.g. 2 of 3); for a single NFS server with two pat
         ParamSpec::string(
             "name",
             "Attribute name",
-            "Name of the score attribute; the health attribute is #health-<name> and the detail \
-attribute <name>-detail. Use a different name for each storage-monitor resource. Letters, \
-digits, '_', '-' and '.', starting with a letter.",
+            "Name of the score attribute; the health attribute is #health-<name>, the detail \
+attribute <name>-detail and the red-check count <name>-red-count. Use a different name for \
+each storage-monitor resource (and tell umha-evacuator through its storage_attribute). \
+Letters, digits, '_', '-' and '.', starting with a letter.",
         )
         .default("umha-storage")
         .unique(),
@@ -160,7 +167,8 @@ denied, no-socket, send-error, no-result; path=missing, unusable, error.",
             "An existing directory on the shared-storage mount (NFS, CephFS) to check, e.g. a \
 subdirectory of the instances directory. With heartbeat_write, the node writes \
 <node>.heartbeat there (node name and time), flushes it to the server and reads it back; \
-other tools read these files to tell an isolated node from a dead one. Use a subdirectory \
+umha-evacuator (heartbeat_dir) reads these files to report a node Pacemaker lost while it \
+still writes its heartbeat as isolated, not dead. Use a subdirectory \
 that exists only on the share: an unmounted share then shows as a missing directory instead \
 of a write to the local disk. Empty (the default) disables the path check.",
         )

@@ -27,6 +27,9 @@ pub struct NodeState {
     pub republished: u64,
     /// `None` until a check has completed.
     pub last: Option<Summary>,
+    /// Consecutive red checks up to and including the last one (0 when it
+    /// was not red); published as `<name>-red-count`.
+    pub red_checks: u64,
     /// Values attrd has accepted.
     pub published: Values,
 }
@@ -51,6 +54,9 @@ impl NodeState {
                 s.score,
                 one_line(&s.detail)
             ));
+        }
+        if self.red_checks > 0 {
+            out.push_str(&format!("red_checks={}\n", self.red_checks));
         }
         for (name, value) in &self.published {
             out.push_str(&format!("attr {} {}\n", one_line(name), one_line(value)));
@@ -77,6 +83,7 @@ impl NodeState {
                 Some(("health", v)) => health = Health::parse(v),
                 Some(("score", v)) => score = v.parse().ok(),
                 Some(("detail", v)) => detail = Some(v.to_owned()),
+                Some(("red_checks", v)) => state.red_checks = v.parse().unwrap_or(0),
                 _ => {}
             }
         }
@@ -124,6 +131,7 @@ mod tests {
                 score: 1000,
                 detail: "127.0.0.1=ok,::1=lost 4/4".into(),
             }),
+            red_checks: 0,
             published,
         }
     }
@@ -143,6 +151,9 @@ mod tests {
         assert_eq!(NodeState::parse(&text), s);
         let fresh = NodeState::started_now();
         assert_eq!(NodeState::parse(&fresh.render()), fresh);
+        let red = NodeState { red_checks: 7, ..s };
+        assert!(red.render().contains("\nred_checks=7\n"));
+        assert_eq!(NodeState::parse(&red.render()), red);
     }
 
     #[test]

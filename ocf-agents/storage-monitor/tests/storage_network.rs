@@ -159,16 +159,33 @@ fn cutting_the_storage_link_turns_the_score_to_zero_and_back() {
         "{calls:?}"
     );
 
-    // Still red: nothing written again.
+    // The red streak, undampened, from the first red check on.
+    assert!(
+        calls.contains(&"--name=umha-storage-red-count --update=1 --node=cmp2".to_owned()),
+        "{calls:?}"
+    );
+
+    // Still red: only the streak (and a loss count in the detail) moves.
     assert_eq!(run_agent(&net.exec(), "monitor", &env, t).code(), 0);
     let again = sb.take_calls();
-    assert!(again.iter().all(|c| c.contains("-detail")), "{again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|c| c.contains("-detail")
+                || c.starts_with("--name=umha-storage-red-count --update=")),
+        "{again:?}"
+    );
+    assert!(again.iter().any(|c| c.contains("red-count")), "{again:?}");
 
     net.link(true);
     monitor_until(&sb, &net, &env, "health=green\n");
     let calls = sb.take_calls();
     assert!(
         calls.contains(&"--name=umha-storage --update-both=2000 --delay=5 --node=cmp2".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"--delete --name=umha-storage-red-count --node=cmp2".to_owned()),
         "{calls:?}"
     );
     assert_eq!(run_agent(&net.exec(), "stop", &env, t).code(), 0);

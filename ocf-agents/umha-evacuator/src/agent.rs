@@ -193,6 +193,7 @@ impl<C: Cluster> ResourceAgent for Evacuator<C> {
             _ => ctx.deadline(),
         };
         let mut stepper = Stepper::new(&self.cluster, config);
+        stepper.heartbeats.lock = ctx.state_file("heartbeat-lock")?.path().to_owned();
         let connect = |d: Deadline| connect(config, d);
         match stepper.step(&connect, deadline) {
             Ok(report) => {

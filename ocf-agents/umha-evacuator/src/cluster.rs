@@ -8,7 +8,7 @@ use umha_common::Deadline;
 
 use crate::config::Config;
 use crate::plan::{Snapshot, Write};
-use crate::record;
+use crate::{record, storage};
 
 pub trait Cluster: std::fmt::Debug {
     /// The compute nodes, quorum and hold, plus the fence history when the
@@ -18,6 +18,22 @@ pub trait Cluster: std::fmt::Debug {
     fn apply(&self, config: &Config, write: &Write, deadline: Deadline) -> Result<(), CibError>;
     /// The CIB's version and quorum, cheaply (see [`cib::CibVersion::query`]).
     fn version(&self, deadline: Deadline) -> Result<(cib::CibVersion, bool), CibError>;
+    /// Ask Pacemaker to fence (power off) `node`, the fencing operation
+    /// taking at most `timeout`, and return without waiting for the fence:
+    /// its outcome shows in the fence history and the marker. `Err` only
+    /// for a request refused at once. Clusters that cannot fence refuse.
+    fn request_fence(
+        &self,
+        node: &str,
+        timeout: Duration,
+        deadline: Deadline,
+    ) -> Result<(), CibError> {
+        let _ = (timeout, deadline);
+        Err(CibError::InvalidInput {
+            what: "fence request",
+            detail: format!("this cluster cannot fence {node}"),
+        })
+    }
 }
 
 /// The real cluster: `cibadmin --query` and `stonith_admin --history`, and
@@ -29,6 +45,10 @@ pub struct Pacemaker;
 /// and the next step will try again.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long a fence request is watched for an immediate refusal (no device
+/// for the node, no fencer) before it is left to run in the background.
+const FENCE_REQUEST_WAIT: Duration = Duration::from_secs(2);
+
 impl Cluster for Pacemaker {
     fn snapshot(
         &self,
@@ -37,7 +57,8 @@ impl Cluster for Pacemaker {
         deadline: Deadline,
     ) -> Result<Snapshot, CibError> {
         let cib = Cib::query_with_deadline(deadline)?;
-        let mut snapshot = Snapshot::from_cib(&cib, &config.selector, &config.marker, now);
+        let mut snapshot = Snapshot::from_cib(&cib, &config.selector, &config.marker, now)
+            .with_storage(&cib, &config.storage.attribute);
         if snapshot.needs_history() {
             snapshot.history = Some(FenceHistory::query_with_deadline(deadline)?);
         }
@@ -46,6 +67,26 @@ impl Cluster for Pacemaker {
 
     fn version(&self, deadline: Deadline) -> Result<(cib::CibVersion, bool), CibError> {
         cib::CibVersion::query(deadline)
+    }
+
+    /// `stonith_admin --fence` in the background (see [`cib::request_fence`]),
+    /// watched for [`FENCE_REQUEST_WAIT`] to catch an immediate refusal.
+    fn request_fence(
+        &self,
+        node: &str,
+        timeout: Duration,
+        deadline: Deadline,
+    ) -> Result<(), CibError> {
+        let wait = deadline
+            .remaining()
+            .map_or(FENCE_REQUEST_WAIT, |left| left.min(FENCE_REQUEST_WAIT));
+        match cib::request_fence(node, &cib::FenceAction::Off, timeout, wait)? {
+            cib::FenceRequested::Done => log::info!("{node}: fenced (stonith_admin --fence)"),
+            cib::FenceRequested::InProgress => {
+                log::info!("{node}: fence requested (stonith_admin --fence, in the background)")
+            }
+        }
+        Ok(())
     }
 
     fn apply(&self, config: &Config, write: &Write, deadline: Deadline) -> Result<(), CibError> {
@@ -67,6 +108,16 @@ impl Cluster for Pacemaker {
             Write::SetHold { text } => {
                 attr::set_property(record::HOLD_SET, record::HOLD, text, deadline)
             }
+            Write::SetFenceRequest { node, at } => {
+                attr::set_persistent(node, storage::FENCE_REQUEST, &at.to_string(), deadline)
+            }
+            Write::SetStorageStatus { node, text } => {
+                attr::set_persistent(node, storage::STATUS, text, deadline)
+            }
+            Write::ClearStorage { node } => {
+                attr::delete_persistent(node, storage::FENCE_REQUEST, deadline)?;
+                attr::delete_persistent(node, storage::STATUS, deadline)
+            }
         }
     }
 }
@@ -77,6 +128,8 @@ impl Cluster for Pacemaker {
 pub struct Memory {
     pub state: std::sync::Mutex<Snapshot>,
     pub writes: std::sync::Mutex<Vec<Write>>,
+    /// Nodes whose fence was requested, in order.
+    pub fence_requests: std::sync::Mutex<Vec<String>>,
 }
 
 impl Memory {
@@ -84,6 +137,7 @@ impl Memory {
         Self {
             state: std::sync::Mutex::new(snapshot),
             writes: std::sync::Mutex::new(Vec::new()),
+            fence_requests: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -102,12 +156,28 @@ impl Memory {
     pub fn written(&self) -> Vec<Write> {
         Self::lock(&self.writes).clone()
     }
+
+    /// The nodes whose fence was requested so far.
+    pub fn fenced(&self) -> Vec<String> {
+        Self::lock(&self.fence_requests).clone()
+    }
 }
 
 impl Cluster for Memory {
     fn version(&self, _deadline: Deadline) -> Result<(cib::CibVersion, bool), CibError> {
         let s = Self::lock(&self.state);
         Ok((s.version, s.quorum))
+    }
+
+    /// Recorded only: the test decides what the fence does.
+    fn request_fence(
+        &self,
+        node: &str,
+        _timeout: Duration,
+        _deadline: Deadline,
+    ) -> Result<(), CibError> {
+        Self::lock(&self.fence_requests).push(node.to_owned());
+        Ok(())
     }
 
     fn snapshot(
@@ -133,7 +203,10 @@ impl Cluster for Memory {
             | Write::ClearMarker { node }
             | Write::SetHandled { node, .. }
             | Write::SetRecord { node, .. }
-            | Write::SetStatus { node, .. } => node,
+            | Write::SetStatus { node, .. }
+            | Write::SetFenceRequest { node, .. }
+            | Write::SetStorageStatus { node, .. }
+            | Write::ClearStorage { node } => node,
         };
         let Some(n) = s.nodes.iter_mut().find(|n| &n.name == node) else {
             return Ok(());
@@ -144,6 +217,12 @@ impl Cluster for Memory {
             Write::SetHandled { fence, .. } => n.handled = Some(*fence),
             Write::SetRecord { record, .. } => n.record = Some(*record),
             Write::SetStatus { text, .. } => n.status = Some(text.clone()),
+            Write::SetFenceRequest { at, .. } => n.storage.fence_requested = Some(*at),
+            Write::SetStorageStatus { text, .. } => n.storage.status = Some(text.clone()),
+            Write::ClearStorage { .. } => {
+                n.storage.fence_requested = None;
+                n.storage.status = None;
+            }
             Write::SetHold { .. } => {}
         }
         Ok(())

@@ -9,6 +9,7 @@ use agent_core::{OcfError, OcfResult, Params};
 use crate::hostmap::HostMap;
 use crate::plan::Selector;
 use crate::selection::{Mode, Selection};
+use crate::storage;
 use crate::valve::Valve;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Config {
     pub dry_run: bool,
     pub history_file: PathBuf,
     pub step_time: Duration,
+    /// Storage-driven fencing, the storage valve, isolation reports.
+    pub storage: storage::Policy,
 }
 
 /// "0.6" or "60%", from 0 to 1.
@@ -124,6 +127,7 @@ pub fn from_params(params: &Params) -> OcfResult<Config> {
     if step_time < Duration::from_secs(1) {
         return Err(OcfError::configured("step_time must be at least 1s"));
     }
+    let storage = storage_policy(params)?;
     Ok(Config {
         cloud: params.get("cloud")?,
         clouds_yaml,
@@ -152,6 +156,49 @@ pub fn from_params(params: &Params) -> OcfResult<Config> {
         dry_run: params.get("dry_run")?,
         history_file,
         step_time,
+        storage,
+    })
+}
+
+/// The storage parameters ([`crate::storage`]).
+fn storage_policy(params: &Params) -> OcfResult<storage::Policy> {
+    let attribute: String = params.get("storage_attribute")?;
+    let attribute = attribute.trim().to_owned();
+    if attribute.is_empty() {
+        return Err(OcfError::configured("storage_attribute is empty"));
+    }
+    let ratio_text: String = params.get("max_storage_failed_ratio")?;
+    let max_failed_ratio = parse_ratio(&ratio_text).ok_or_else(|| {
+        OcfError::configured(format!(
+            "max_storage_failed_ratio {ratio_text:?} is not a number from 0 to 1 or a percentage"
+        ))
+    })?;
+    let fence_timeout: Duration = params.get("storage_fence_timeout")?;
+    if fence_timeout < Duration::from_secs(10) {
+        return Err(OcfError::configured(
+            "storage_fence_timeout must be at least 10s",
+        ));
+    }
+    let heartbeat_dir = params
+        .get::<Option<String>>("heartbeat_dir")?
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    if let Some(d) = heartbeat_dir.as_ref().filter(|d| !d.is_absolute()) {
+        return Err(OcfError::configured(format!(
+            "heartbeat_dir {} is not an absolute path",
+            d.display()
+        )));
+    }
+    Ok(storage::Policy {
+        attribute,
+        error_count: params.get("storage_error_count")?,
+        fencing: params.get("storage_fencing")?,
+        fence_timeout,
+        max_failed_hosts: params.get("max_storage_failed_hosts")?,
+        max_failed_ratio,
+        heartbeat_dir,
+        heartbeat_max_age: params.get("heartbeat_max_age")?,
     })
 }
 

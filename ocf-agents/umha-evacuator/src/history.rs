@@ -16,7 +16,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -26,8 +26,9 @@ pub struct HistoryError {
     source: std::io::Error,
 }
 
-/// One line.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One line. `Deserialize` is for readers of the file (`umha history`):
+/// absent optional fields read as `None`/`false`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Entry {
     /// RFC 3339, UTC.
     pub time: String,
@@ -44,7 +45,7 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_name: Option<String>,
     pub message: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
 }
 

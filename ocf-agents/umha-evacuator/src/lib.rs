@@ -4,6 +4,8 @@
 //!
 //! - [`plan`]: the safety gate and the decision of one step, pure;
 //! - [`valve`]: the mass-failure brake;
+//! - [`storage`]: fencing nodes that lost their storage, the storage valve,
+//!   isolated-not-dead reports;
 //! - [`hostmap`]: Pacemaker node → Nova host;
 //! - [`selection`]: which instances go;
 //! - [`nova`]: the Nova side of an incident;
@@ -22,12 +24,24 @@ pub mod record;
 pub mod selection;
 pub mod spec;
 pub mod step;
+pub mod storage;
 pub mod tags;
 pub mod valve;
 
 pub use agent::Evacuator;
 pub use spec::SPEC;
 
+/// The binary's whole `main`: the OCF agent, or, re-executed with
+/// storage-monitor's checker argument, the child that reads a lost node's
+/// storage heartbeat (see [`storage::HeartbeatReader`]).
 pub fn main() -> std::process::ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|a| a == storage_monitor::heartbeat::CHECKER_ARG)
+    {
+        let rest: Vec<_> = args.collect();
+        return storage_monitor::heartbeat::checker_main(&rest);
+    }
     agent_core::run(Evacuator::<cluster::Pacemaker>::default())
 }

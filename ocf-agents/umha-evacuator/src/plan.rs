@@ -27,6 +27,7 @@ use std::collections::BTreeSet;
 use cib::{Cib, FenceHistory, Node};
 
 use crate::record::{self, NodeRecord, Phase};
+use crate::storage::{self, NodeStorage};
 use crate::valve::{Valve, Verdict};
 
 /// How far the controller's `node_fenced` may lag behind the fence's
@@ -74,6 +75,8 @@ pub struct ComputeNode {
     pub handled: Option<i64>,
     pub record: Option<NodeRecord>,
     pub status: Option<String>,
+    /// storage-monitor's attributes and the storage episode ([`crate::storage`]).
+    pub storage: NodeStorage,
 }
 
 impl ComputeNode {
@@ -90,6 +93,7 @@ impl ComputeNode {
             handled: None,
             record: None,
             status: None,
+            storage: NodeStorage::default(),
         }
     }
 
@@ -115,6 +119,7 @@ impl ComputeNode {
                 .persistent_attribute(record::STATE)
                 .and_then(NodeRecord::parse),
             status: node.persistent_attribute(record::STATUS).map(str::to_owned),
+            storage: NodeStorage::from_node(node, storage::DEFAULT_ATTRIBUTE),
         }
     }
 }
@@ -158,7 +163,9 @@ impl Snapshot {
     /// down or owed an evacuation needs it. A settled cluster's step then
     /// costs one CIB read and nothing else.
     pub fn needs_history(&self) -> bool {
-        self.nodes.iter().any(|n| !n.online || n.marker.is_some())
+        self.nodes
+            .iter()
+            .any(|n| !n.online || n.marker.is_some() || n.storage.fence_requested.is_some())
     }
 
     /// Nothing can be owed: every compute node online, no marker, no hold,
@@ -171,6 +178,7 @@ impl Snapshot {
                 .nodes
                 .iter()
                 .all(|n| n.record.is_none_or(|r| r.phase != Phase::Restoring))
+            && self.nodes.iter().all(|n| n.storage.is_calm())
     }
 }
 
@@ -183,6 +191,12 @@ pub enum Write {
     SetRecord { node: String, record: NodeRecord },
     SetStatus { node: String, text: String },
     SetHold { text: String },
+    // A storage episode (crate::storage): when a fence was asked for
+    // (storage::FENCE_REQUEST), its status line (storage::STATUS), and the
+    // end of the episode, which deletes both.
+    SetFenceRequest { node: String, at: i64 },
+    SetStorageStatus { node: String, text: String },
+    ClearStorage { node: String },
 }
 
 /// Nova work for one incident.
@@ -208,6 +222,9 @@ pub struct Plan {
     pub writes: Vec<Write>,
     pub work: Vec<Work>,
     pub events: Vec<Event>,
+    /// Nodes to ask Pacemaker to fence for their storage, once the writes
+    /// (which record the request) are in the CIB.
+    pub fence_requests: Vec<String>,
 }
 
 impl Plan {
@@ -326,7 +343,47 @@ pub fn failed_in_window(snapshot: &Snapshot, window: i64) -> BTreeSet<String> {
         .collect()
 }
 
-/// Decide one step.
+/// Decide one whole step: storage-driven fencing ([`storage::plan`]) first,
+/// then the evacuations ([`plan`]), which see a hold the storage valve set
+/// in the same step. What the agent runs; [`plan`] alone leaves storage out.
+pub fn decide(
+    snapshot: &Snapshot,
+    valve: &Valve,
+    storage_policy: &storage::Policy,
+    dry_run: bool,
+) -> Plan {
+    let hold_set = |p: &Plan| {
+        p.writes.iter().find_map(|w| match w {
+            Write::SetHold { text } => Some(text.clone()),
+            _ => None,
+        })
+    };
+    let under_hold = |text: String| {
+        let mut s = snapshot.clone();
+        s.hold = Some(text);
+        s
+    };
+    let mut first = storage::plan(snapshot, valve.window, storage_policy, dry_run);
+    let then = match hold_set(&first) {
+        Some(text) => plan(&under_hold(text), valve),
+        None => {
+            let then = plan(snapshot, valve);
+            // The failure valve tripped in this step: no fence requests
+            // either (a storm is no time to fence more nodes).
+            if let Some(text) = hold_set(&then) {
+                first = storage::plan(&under_hold(text), valve.window, storage_policy, dry_run);
+            }
+            then
+        }
+    };
+    first.writes.extend(then.writes);
+    first.work.extend(then.work);
+    first.events.extend(then.events);
+    first.fence_requests.extend(then.fence_requests);
+    first
+}
+
+/// Decide one step's evacuations.
 pub fn plan(snapshot: &Snapshot, valve: &Valve) -> Plan {
     let mut plan = Plan::default();
     let window = i64::try_from(valve.window.as_secs()).unwrap_or(i64::MAX);
@@ -335,7 +392,7 @@ pub fn plan(snapshot: &Snapshot, valve: &Valve) -> Plan {
         let evidence = fence_evidence(node, snapshot.history.as_ref());
         let fence = match evidence {
             Err(why) => {
-                plan.status(node, "blocked", why, true);
+                plan.status(node, "blocked", storage::with_isolation(node, why), true);
                 continue;
             }
             Ok(None) => {
@@ -397,11 +454,14 @@ pub fn plan(snapshot: &Snapshot, valve: &Valve) -> Plan {
                 match verdict {
                     Some(Verdict::Open) => {
                         plan.record(&node.name, Phase::Evacuating, fence);
+                        let (note, alert) = storage::fence_note(node, fence)
+                            .map(|(n, a)| (format!("; {n}"), a))
+                            .unwrap_or_default();
                         plan.event(
                             Some(&node.name),
                             "approved",
-                            format!("fenced at {fence}: evacuating"),
-                            false,
+                            format!("fenced at {fence}: evacuating{note}"),
+                            alert,
                         );
                         plan.work.push(Work {
                             node: node.name.clone(),

@@ -419,11 +419,161 @@ fn real_capture_of_a_fenced_node_is_an_incident_by_the_history_rule() {
     assert_eq!(work_nodes(&p), [("cmp1", Phase::Evacuating)]);
 }
 
+fn storage_red(name: &str, checks: u32) -> ComputeNode {
+    let mut n = node(name);
+    n.storage.score = Some(0);
+    n.storage.red_checks = Some(checks);
+    n
+}
+
+#[test]
+fn decide_fences_a_sick_node_and_evacuates_a_fenced_one_in_one_step() {
+    let mut fenced = node("cmp2");
+    fenced.marker = Some((T + 4).to_string());
+    let s = snapshot(vec![
+        storage_red("cmp1", 3),
+        fenced,
+        node("cmp3"),
+        node("cmp4"),
+    ]);
+    let p = decide(&s, &valve(0.0), &crate::storage::Policy::default(), false);
+    assert_eq!(p.fence_requests, ["cmp1"]);
+    assert_eq!(work_nodes(&p), [("cmp2", Phase::Evacuating)]);
+    // plan() alone leaves storage out.
+    assert!(plan(&s, &valve(0.0)).fence_requests.is_empty());
+}
+
+#[test]
+fn a_storage_trip_holds_this_step_s_evacuations_too() {
+    let mut fenced = lost_and_fenced("cmp3");
+    fenced.marker = Some((T + 4).to_string());
+    let s = snapshot(vec![
+        storage_red("cmp1", 3),
+        storage_red("cmp2", 3),
+        fenced,
+        node("cmp4"),
+    ]);
+    let policy = crate::storage::Policy {
+        max_failed_ratio: 0.5,
+        ..crate::storage::Policy::default()
+    };
+    let p = decide(&s, &valve(0.0), &policy, false);
+    assert!(p.fence_requests.is_empty());
+    assert!(p.work.is_empty(), "{p:?}");
+    assert_eq!(
+        p.writes
+            .iter()
+            .filter(|w| matches!(w, Write::SetHold { .. }))
+            .count(),
+        1
+    );
+    assert!(p.writes.contains(&Write::SetRecord {
+        node: "cmp3".into(),
+        record: NodeRecord {
+            phase: Phase::Held,
+            fence: T + 4
+        }
+    }));
+}
+
+#[test]
+fn a_failure_valve_trip_stops_fence_requests_in_the_same_step() {
+    let s = snapshot(vec![
+        storage_red("cmp1", 3),
+        lost_and_fenced("cmp2"),
+        lost_and_fenced("cmp3"),
+    ]);
+    let mut s = s;
+    s.history = Some(history(&[
+        ("cmp2", "reboot", "success", T + 4),
+        ("cmp3", "reboot", "success", T + 6),
+    ]));
+    let p = decide(&s, &valve(0.5), &crate::storage::Policy::default(), false);
+    assert!(p.writes.iter().any(|w| matches!(w, Write::SetHold { .. })));
+    assert!(p.fence_requests.is_empty(), "{p:?}");
+}
+
+#[test]
+fn a_lost_node_writing_its_heartbeat_is_reported_isolated() {
+    let mut n = lost_and_fenced("cmp1");
+    n.node_fenced = None;
+    n.storage.heartbeat = Some(T + 10);
+    let s = snapshot(vec![n, node("cmp2"), node("cmp3")]);
+    let p = plan(&s, &valve(0.6));
+    assert!(p.work.is_empty());
+    let e = &p.events[0];
+    assert!(e.alert);
+    assert!(e.message.contains("waiting for fencing"), "{}", e.message);
+    assert!(
+        e.message.ends_with(crate::storage::ISOLATED),
+        "{}",
+        e.message
+    );
+    // Once fenced, the approval says it was isolated until then.
+    let mut s = s;
+    s.nodes[0].node_fenced = Some(T + 20);
+    s.history = Some(history(&[("cmp1", "off", "success", T + 15)]));
+    let p = plan(&s, &valve(0.6));
+    assert_eq!(work_nodes(&p), [("cmp1", Phase::Evacuating)]);
+    let approved = p.events.iter().find(|e| e.kind == "approved").unwrap();
+    assert!(
+        approved.message.contains("isolated, not dead"),
+        "{}",
+        approved.message
+    );
+}
+
 mod safety {
     //! The gate as a property: whatever the snapshot, no evacuation starts
-    //! without fence evidence, quorum, and an open valve or a released hold.
+    //! without fence evidence, quorum, and an open valve or a released hold;
+    //! and no fence is requested for a node's storage unless the rule says
+    //! it is sick, with quorum and no hold.
     use super::*;
+    use crate::storage::{NodeStorage, Policy};
     use proptest::prelude::*;
+
+    fn arb_storage() -> impl Strategy<Value = NodeStorage> {
+        (
+            proptest::option::of(prop_oneof![Just(0i64), Just(1000), Just(3000)]),
+            proptest::option::weighted(0.7, 1u32..6),
+            proptest::option::of(0i64..250),
+            any::<bool>(),
+            proptest::option::of(0i64..250),
+        )
+            .prop_map(
+                |(score, red_checks, requested, status, heartbeat)| NodeStorage {
+                    score,
+                    red_checks,
+                    fence_requested: requested.map(|t| T + t),
+                    status: status.then(|| "earlier line".to_owned()),
+                    heartbeat: heartbeat.map(|t| T + t),
+                },
+            )
+    }
+
+    fn arb_policy() -> impl Strategy<Value = (Policy, bool)> {
+        // Weighted towards fencing being allowed, so requests are common
+        // enough for the property to bite.
+        (
+            1u32..5,
+            proptest::bool::weighted(0.8),
+            prop_oneof![Just(0u32), Just(2), Just(6)],
+            prop_oneof![Just(0.0), Just(0.5), Just(0.6), Just(1.0)],
+            proptest::bool::weighted(0.2),
+        )
+            .prop_map(|(error_count, fencing, hosts, ratio, dry_run)| {
+                (
+                    Policy {
+                        error_count,
+                        fencing,
+                        max_failed_hosts: hosts,
+                        max_failed_ratio: ratio,
+                        ..Policy::default()
+                    },
+                    dry_run,
+                )
+            })
+    }
 
     fn arb_node(i: usize) -> impl Strategy<Value = ComputeNode> {
         (
@@ -438,9 +588,10 @@ mod safety {
             ]),
             proptest::option::of(0i64..200),
             proptest::option::of((0usize..5, 0i64..200)),
+            arb_storage(),
         )
             .prop_map(
-                move |(online, remote, fenced, lost, marker, handled, record)| {
+                move |(online, remote, fenced, lost, marker, handled, record, storage)| {
                     let phases = [
                         Phase::Held,
                         Phase::Evacuating,
@@ -461,6 +612,7 @@ mod safety {
                             fence: T + t,
                         }),
                         status: None,
+                        storage,
                     }
                 },
             )
@@ -469,19 +621,19 @@ mod safety {
     fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
         (
             (1usize..6).prop_flat_map(|n| (0..n).map(arb_node).collect::<Vec<_>>()),
-            any::<bool>(),
-            any::<bool>(),
-            proptest::collection::vec((0usize..6, 0usize..3, any::<bool>(), 0i64..200), 0..8),
+            proptest::bool::weighted(0.75),
+            proptest::bool::weighted(0.25),
+            proptest::collection::vec((0usize..6, 0usize..3, 0usize..3, 0i64..200), 0..8),
         )
             .prop_map(|(nodes, quorum, hold, events)| {
                 let actions = ["off", "reboot", "on"];
                 let list: Vec<(String, &str, &str, i64)> = events
                     .into_iter()
-                    .map(|(n, a, ok, t)| {
+                    .map(|(n, a, status, t)| {
                         (
                             format!("cmp{n}"),
                             actions[a],
-                            if ok { "success" } else { "failed" },
+                            ["success", "failed", "pending"][status],
                             T + t,
                         )
                     })
@@ -502,9 +654,62 @@ mod safety {
     }
 
     proptest! {
+        // About one case in 25 makes a request: enough cases for the
+        // property to see a few dozen.
+        #![proptest_config(ProptestConfig::with_cases(2048))]
         #[test]
-        fn no_evacuation_without_evidence(s in arb_snapshot()) {
-            let p = plan(&s, &valve(0.5));
+        fn no_fence_request_unless_sick_with_quorum_and_no_hold(
+            s in arb_snapshot(),
+            (policy, dry_run) in arb_policy(),
+        ) {
+            let p = decide(&s, &valve(0.5), &policy, dry_run);
+            let tripped = p.writes.iter().any(|w| matches!(w, Write::SetHold { .. }));
+            let mut seen = BTreeSet::new();
+            for name in &p.fence_requests {
+                prop_assert!(seen.insert(name), "{name} requested twice in one step");
+                prop_assert!(s.quorum, "without quorum");
+                prop_assert!(s.hold.is_none() && !tripped, "while held");
+                prop_assert!(policy.fencing && !dry_run);
+                let n = s.nodes.iter().find(|n| &n.name == name).unwrap();
+                prop_assert!(n.online, "{name} is offline: Pacemaker's to fence");
+                prop_assert!(policy.is_sick(n), "{n:?} is not sick");
+                prop_assert!(n.marker.is_none(), "{n:?} has an open incident");
+                // Recorded in the same plan, before the request is made.
+                let recorded = Write::SetFenceRequest {
+                    node: name.clone(),
+                    at: s.now,
+                };
+                prop_assert!(p.writes.contains(&recorded), "{:?} not recorded", name);
+                // A repeat only after the timeout, with no fence since.
+                if let Some(r) = n.storage.fence_requested {
+                    let timeout = i64::try_from(policy.fence_timeout.as_secs()).unwrap();
+                    prop_assert!(s.now - r >= timeout, "{n:?}");
+                    let h = s.history.as_ref();
+                    prop_assert!(h.is_none_or(|h| h.pending_for(name).next().is_none()));
+                    prop_assert!(h.is_none_or(|h| h
+                        .confirmed_fence_after(name, cib::UnixTime::from_secs(r - 1))
+                        .is_none()));
+                    prop_assert!(n.handled.is_none_or(|x| x < r));
+                    prop_assert!(n.record.is_none_or(|x| x.fence < r));
+                }
+            }
+            // Every recorded request is a request made, and the other way round.
+            for w in &p.writes {
+                if let Write::SetFenceRequest { node, .. } = w {
+                    prop_assert!(p.fence_requests.contains(node));
+                }
+            }
+        }
+    }
+
+    proptest! {
+
+        #[test]
+        fn no_evacuation_without_evidence(
+            s in arb_snapshot(),
+            (policy, dry_run) in arb_policy(),
+        ) {
+            let p = decide(&s, &valve(0.5), &policy, dry_run);
             for w in p.work.iter().filter(|w| w.phase == Phase::Evacuating) {
                 prop_assert!(s.quorum);
                 let n = s.nodes.iter().find(|n| n.name == w.node).unwrap();

@@ -41,6 +41,32 @@ crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold --del
 A node counts as failed when it is down, carries a marker, or was fenced or lost within the \
 window, so slow cascades trip it too.
 
+Storage-driven recovery (UMHA's own scenario): a compute node still in the cluster whose \
+ocf:umha:storage-monitor reports red for storage_error_count consecutive checks (its \
+attribute <storage_attribute>-red-count) is sick: its instances lost their disks, and \
+Pacemaker, which sees it online, will not fence it. With storage_fencing=true (the default, \
+as UMHA did) the agent asks Pacemaker to fence it (stonith_admin --fence, off, in the \
+background so a slow fence does not hold up the monitor); the normal path then evacuates it \
+once the fence is confirmed. One request per episode: the request time is kept in the \
+persistent node attribute umha-storage-fence (written before the request, so a restarted or \
+failed-over agent does not ask again), the request is repeated only when \
+storage_fence_timeout passed without a confirmed or pending fence, and a node fenced after the \
+request that comes back still red is not fenced again (an alert says so). \
+umha-storage-status holds a line about the episode; both attributes go when the node's \
+storage works again. Never for an offline node (Pacemaker fences those), a node whose \
+evacuation is open, without quorum, or while the hold is set; a dry run reports 'would \
+fence'. The storage valve (UMHA's storage_number and storage_ratio): when \
+max_storage_failed_hosts, or max_storage_failed_ratio of the compute nodes (and at least \
+two), are red at once or were fenced for their storage within failure_window, the storage \
+system is at fault: nothing is fenced, the hold is set and an alert is logged.
+
+With heartbeat_dir (the controllers' mount of storage-monitor's heartbeat_path), a node \
+Pacemaker lost whose heartbeat file was written after the loss and is younger than \
+heartbeat_max_age is reported as 'isolated, not dead' (status line, log, alert): it still \
+runs and reaches its storage, so its instances may still be running. This is reporting \
+only: fencing and the evacuation gate are unchanged, and a missing or stale heartbeat is never \
+taken as proof that a node is dead.
+
 Per compute node the agent keeps umha-evac-state, umha-evac-handled and umha-evac-status \
 (persistent node attributes; crm_mon -A shows the status line). Every decision and instance \
 outcome is appended to history_file as JSON lines. With dry_run=true (UMHA's \
@@ -115,9 +141,83 @@ set. UMHA's power_off_ratio (default 0.6). 0 disables the rule.",
         ParamSpec::duration(
             "failure_window",
             "Valve: window",
-            "How far back failures count for the valve.",
+            "How far back failures count for the valve (and for the storage valve).",
         )
         .default("10min"),
+        ParamSpec::boolean(
+            "storage_fencing",
+            "Fence nodes that lost their storage",
+            "Ask Pacemaker to fence (power off) a compute node that is still in the cluster \
+but whose storage-monitor has reported red for storage_error_count consecutive checks: its \
+instances lost their disks, and Pacemaker sees nothing wrong with it. The instances are then \
+evacuated like those of any fenced node. UMHA fenced such nodes, hence the default; false \
+only reports them.",
+        )
+        .default("true")
+        .reloadable(),
+        ParamSpec::integer(
+            "storage_error_count",
+            "Red checks that make a node sick",
+            "Consecutive red checks of storage-monitor (its <name>-red-count attribute) after \
+which an online node counts as having lost its storage. UMHA's error_count. storage-monitor \
+stops counting at 100.",
+        )
+        .default("3")
+        .range(1, 100)
+        .reloadable(),
+        ParamSpec::string(
+            "storage_attribute",
+            "storage-monitor's attribute name",
+            "The name parameter of the ocf:umha:storage-monitor clone: the score is read from \
+<storage_attribute> and the red-check count from <storage_attribute>-red-count.",
+        )
+        .default("umha-storage")
+        .reloadable(),
+        ParamSpec::duration(
+            "storage_fence_timeout",
+            "Fencing timeout for a sick node",
+            "The fencing operation's timeout (stonith_admin --timeout). A request that has no \
+confirmed fence after it this long, and no fence pending, is made again. At least 10s.",
+        )
+        .default("2min")
+        .reloadable(),
+        ParamSpec::integer(
+            "max_storage_failed_hosts",
+            "Storage valve: red nodes that stop fencing",
+            "When this many compute nodes are red at once, or were fenced for their storage \
+within failure_window, the storage system is at fault: nothing is fenced, the hold is set \
+and an alert is logged. UMHA's storage_number (default 6). 0 disables the rule.",
+        )
+        .default("6")
+        .range(0, 100_000)
+        .reloadable(),
+        ParamSpec::string(
+            "max_storage_failed_ratio",
+            "Storage valve: share of red nodes that stops fencing",
+            "The same as a share of all compute nodes (a number from 0 to 1, or a \
+percentage), and at least two nodes, so that one node alone never trips it. UMHA's \
+storage_ratio (default 0.6). 0 disables the rule.",
+        )
+        .default("0.6")
+        .reloadable(),
+        ParamSpec::string(
+            "heartbeat_dir",
+            "storage-monitor's heartbeat directory, as the controllers mount it",
+            "The directory where storage-monitor (heartbeat_path) writes <node>.heartbeat, as \
+seen from the node running this agent. When a compute node is lost, its heartbeat is read \
+(in a child process, so a dead share cannot hang the agent); written after the loss and \
+younger than heartbeat_max_age, it makes the node 'isolated, not dead' in its status line, \
+the log and the alert. Reporting only. Empty (the default) turns this off.",
+        )
+        .reloadable(),
+        ParamSpec::duration(
+            "heartbeat_max_age",
+            "Age of a heartbeat that still counts",
+            "An older heartbeat says nothing about the node. Allow for storage-monitor's \
+monitor interval and the share's attribute caching.",
+        )
+        .default("1min")
+        .reloadable(),
         ParamSpec::string(
             "instance_selection",
             "Which instances to evacuate",
@@ -245,6 +345,14 @@ crm configure location evacuator-on-controllers evacuator \\
     op monitor interval=5s timeout=60s
 pcs constraint location evacuator rule score=-INFINITY '#kind' ne cluster
 pcs constraint location nova-compute-clone rule score=-INFINITY defined umha-evacuate",
+        },
+        Example {
+            title: "Storage-driven fencing with UMHA's storage valve, and isolation reports",
+            tool: Tool::Crm,
+            command: "crm resource param evacuator set storage_error_count 3
+crm resource param evacuator set max_storage_failed_hosts 6
+crm resource param evacuator set max_storage_failed_ratio 0.6
+crm resource param evacuator set heartbeat_dir /var/lib/nova/instances/.umha-heartbeat",
         },
         Example {
             title: "Release the valve's hold",

@@ -14,6 +14,7 @@ use crate::nova::{self, Fate, Incident, Nova, Tally};
 use crate::plan::{self, ComputeNode, Event, Plan, Snapshot, Work, Write};
 use crate::record::{NodeRecord, Phase};
 use crate::selection::TagIndex;
+use crate::storage::{self, HeartbeatReader};
 
 #[derive(Debug, Error)]
 pub enum StepError {
@@ -40,6 +41,8 @@ pub struct Stepper<'a, C: Cluster> {
     pub cluster: &'a C,
     pub config: &'a Config,
     pub history: History,
+    /// How lost nodes' storage heartbeats are read (`heartbeat_dir`).
+    pub heartbeats: HeartbeatReader,
 }
 
 fn log_event(event: &Event) {
@@ -71,6 +74,7 @@ impl<'a, C: Cluster> Stepper<'a, C> {
             cluster,
             config,
             history: History::new(&config.history_file),
+            heartbeats: HeartbeatReader::default(),
         }
     }
 
@@ -121,10 +125,25 @@ impl<'a, C: Cluster> Stepper<'a, C> {
     /// Run one step, stopping Nova work when `deadline` nears.
     pub fn step(&mut self, connect: &Connect<'_>, deadline: Deadline) -> Result<Report, StepError> {
         let now = nova::now();
-        let snapshot = self.cluster.snapshot(self.config, now, deadline)?;
-        let plan = plan::plan(&snapshot, &self.config.valve);
+        let mut snapshot = self.cluster.snapshot(self.config, now, deadline)?;
+        storage::observe_heartbeats(
+            &mut snapshot,
+            &self.config.storage,
+            &self.heartbeats,
+            deadline,
+        );
+        let plan = plan::decide(
+            &snapshot,
+            &self.config.valve,
+            &self.config.storage,
+            self.config.dry_run,
+        );
         let mut report = Report::default();
-        if snapshot.is_quiet() && plan.writes.is_empty() && plan.work.is_empty() {
+        if snapshot.is_quiet()
+            && plan.writes.is_empty()
+            && plan.work.is_empty()
+            && plan.fence_requests.is_empty()
+        {
             report.quiet = Some(snapshot.version);
         }
         for event in &plan.events {
@@ -139,12 +158,33 @@ impl<'a, C: Cluster> Stepper<'a, C> {
             self.sync();
             return Ok(report);
         }
+        // After the writes: the request time is in the CIB before the
+        // request is made, so no other step makes it again.
+        self.request_fences(&plan.fence_requests, deadline);
         if !plan.work.is_empty() {
             self.work(&snapshot, &plan.work, connect, deadline, &mut report);
         }
         report.plan = plan;
         self.sync();
         Ok(report)
+    }
+
+    fn request_fences(&mut self, nodes: &[String], deadline: Deadline) {
+        for node in nodes {
+            if let Err(e) =
+                self.cluster
+                    .request_fence(node, self.config.storage.fence_timeout, deadline)
+            {
+                self.event(&Event {
+                    node: Some(node.clone()),
+                    kind: "storage-fence-error",
+                    message: format!(
+                        "the fence request was refused: {e}; asking again after storage_fence_timeout"
+                    ),
+                    alert: true,
+                });
+            }
+        }
     }
 
     fn sync(&mut self) {

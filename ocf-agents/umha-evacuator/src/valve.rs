@@ -8,6 +8,11 @@
 //! A node counts as failed when it is down now, or was fenced or lost
 //! within the window, even if it has since been evacuated and come back: a
 //! slow cascade, one node every few minutes, trips it as surely as a burst.
+//!
+//! The same thresholds, set apart (UMHA's `storage_number` and
+//! `storage_ratio`), guard storage-driven fencing ([`Category::Storage`],
+//! see [`crate::storage`]): when many nodes lose their storage together,
+//! the storage system failed, and nothing is fenced.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -22,6 +27,35 @@ pub struct Valve {
     /// single failure in a cluster of one or two compute nodes is handled.
     pub max_failed_ratio: f64,
     pub window: Duration,
+}
+
+/// What the nodes counted against a valve failed of: the wording of its
+/// verdict and the parameters it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Down, fenced or lost (`max_failed_hosts`, `max_failed_ratio`).
+    Failed,
+    /// Lost their storage (`max_storage_failed_hosts`,
+    /// `max_storage_failed_ratio`): when many go at once, the storage
+    /// system is at fault, and fencing them would take every VM down for
+    /// nothing.
+    Storage,
+}
+
+impl Category {
+    fn what(self) -> &'static str {
+        match self {
+            Category::Failed => "failed",
+            Category::Storage => "lost their storage",
+        }
+    }
+
+    fn params(self) -> (&'static str, &'static str) {
+        match self {
+            Category::Failed => ("max_failed_hosts", "max_failed_ratio"),
+            Category::Storage => ("max_storage_failed_hosts", "max_storage_failed_ratio"),
+        }
+    }
 }
 
 /// What the valve says about the failures it was shown.
@@ -39,6 +73,19 @@ impl Valve {
     /// `failed` are the compute nodes that count as failed within the
     /// window (see the module doc); `total` is the number of compute nodes.
     pub fn evaluate(&self, failed: &BTreeSet<String>, total: usize) -> Verdict {
+        self.evaluate_as(Category::Failed, failed, total)
+    }
+
+    /// [`Valve::evaluate`] for nodes failed in the way `category` says, with
+    /// its wording.
+    pub fn evaluate_as(
+        &self,
+        category: Category,
+        failed: &BTreeSet<String>,
+        total: usize,
+    ) -> Verdict {
+        let (hosts_param, ratio_param) = category.params();
+        let what = category.what();
         let count = failed.len();
         let names = || failed.iter().cloned().collect::<Vec<_>>();
         let list = || names().join(", ");
@@ -48,7 +95,7 @@ impl Valve {
                 failed: names(),
                 total,
                 reason: format!(
-                    "{count} compute nodes failed within {window}s ({}), max_failed_hosts is {}",
+                    "{count} compute nodes {what} within {window}s ({}), {hosts_param} is {}",
                     list(),
                     self.max_failed_hosts
                 ),
@@ -61,7 +108,7 @@ impl Valve {
                     failed: names(),
                     total,
                     reason: format!(
-                        "{count} of {total} compute nodes failed within {window}s ({}), max_failed_ratio is {}",
+                        "{count} of {total} compute nodes {what} within {window}s ({}), {ratio_param} is {}",
                         list(),
                         self.max_failed_ratio
                     ),
@@ -116,6 +163,40 @@ mod tests {
         };
         assert_eq!(failed, vec!["cmp1", "cmp2"]);
         assert!(reason.contains("2 of 3"), "{reason}");
+    }
+
+    #[test]
+    fn the_storage_category_names_its_own_parameters() {
+        let v = valve(6, 0.5);
+        let Verdict::Trip { reason, .. } =
+            v.evaluate_as(Category::Storage, &set(&["cmp1", "cmp2"]), 3)
+        else {
+            panic!("expected a trip");
+        };
+        assert!(
+            reason.contains("2 of 3 compute nodes lost their storage"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("max_storage_failed_ratio is 0.5"),
+            "{reason}"
+        );
+        assert_eq!(
+            v.evaluate_as(Category::Storage, &set(&["cmp1"]), 1),
+            Verdict::Open
+        );
+        let Verdict::Trip { reason, .. } =
+            valve(2, 0.0).evaluate_as(Category::Storage, &set(&["a", "b"]), 100)
+        else {
+            panic!("expected a trip");
+        };
+        assert!(reason.contains("max_storage_failed_hosts is 2"), "{reason}");
+        // The failure valve's wording is unchanged.
+        let Verdict::Trip { reason, .. } = v.evaluate(&set(&["a", "b"]), 3) else {
+            panic!("expected a trip");
+        };
+        assert!(reason.contains("compute nodes failed within"), "{reason}");
+        assert!(reason.contains("max_failed_ratio"), "{reason}");
     }
 
     #[test]

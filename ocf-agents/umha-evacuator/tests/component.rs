@@ -60,6 +60,7 @@ fn config(clouds_yaml: &Path, history: PathBuf) -> Config {
         dry_run: false,
         history_file: history,
         step_time: Duration::from_secs(15),
+        storage: Default::default(),
     }
 }
 

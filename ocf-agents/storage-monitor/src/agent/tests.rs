@@ -191,9 +191,30 @@ fn storage_loss_turns_the_score_to_zero_and_back() {
             "set cmp2 #health-umha-storage=red d=5",
             "set cmp2 umha-storage=0 d=5",
             "set cmp2 umha-storage-detail=127.0.0.1=lost 3/4,::1=lost 4/4 d=5",
+            // Undampened: it changes at every red check.
+            "set cmp2 umha-storage-red-count=1",
         ]
     );
-    // Back.
+    // Still red: only the streak moves.
+    assert_eq!(status(&a, "monitor", &env), OcfStatus::Success);
+    assert_eq!(a.writer().take(), ["set cmp2 umha-storage-red-count=2"]);
+    assert_eq!(lab.state("cmp2").unwrap().red_checks, 2);
+    // A probe says it again without checking, and does not count.
+    assert_eq!(
+        status(
+            &a,
+            "monitor",
+            &lab.env("cmp2", &[("OCF_RESKEY_health", "yes"), PROBE])
+        ),
+        OcfStatus::Success
+    );
+    let probed = a.writer().take();
+    assert!(
+        probed.contains(&"set cmp2 umha-storage-red-count=2".to_owned()),
+        "{probed:?}"
+    );
+    assert_eq!(lab.state("cmp2").unwrap().red_checks, 2);
+    // Back: the streak ends and its attribute goes.
     a.prober.set("127.0.0.1", 4);
     a.prober.set("::1", 3);
     assert_eq!(status(&a, "monitor", &env), OcfStatus::Success);
@@ -203,8 +224,10 @@ fn storage_loss_turns_the_score_to_zero_and_back() {
             "set cmp2 #health-umha-storage=green d=5",
             "set cmp2 umha-storage=2000 d=5",
             "set cmp2 umha-storage-detail=127.0.0.1=ok,::1=ok d=5",
+            "delete cmp2 umha-storage-red-count",
         ]
     );
+    assert_eq!(lab.state("cmp2").unwrap().red_checks, 0);
 }
 
 #[test]
@@ -309,7 +332,8 @@ fn stop_deletes_every_attribute_it_published() {
         [
             "delete cmp3 #health-st",
             "delete cmp3 st",
-            "delete cmp3 st-detail"
+            "delete cmp3 st-detail",
+            "delete cmp3 st-red-count"
         ]
     );
     assert!(lab.state("cmp3").is_none());
@@ -509,6 +533,7 @@ fn the_path_check_takes_part() {
         [
             "set cmp1 umha-storage=0 d=5",
             "set cmp1 umha-storage-detail=127.0.0.1=ok,::1=ok,path=hung d=5",
+            "set cmp1 umha-storage-red-count=1",
         ]
     );
 }
