@@ -1,0 +1,223 @@
+//! `umha status` and `umha simulate` on the lab's captured cluster states
+//! (crates/cib/fixtures, each with the .cmd that made it), compared with
+//! the expected output under tests/snapshots/. After an intended change:
+//! `UMHA_UPDATE_SNAPSHOTS=1 cargo test -p umha-cli --test snapshots`, then
+//! review the diff.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use umha_cli::cli::{Command, run};
+use umha_cli::render::Format;
+
+/// 2026-11-22T04:00:00Z, shortly after the captures were made: the valve's
+/// window sees the fenced node as a recent failure.
+const NOW: &str = "1795320000";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cib/fixtures")
+        .join(name)
+}
+
+fn check(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UMHA_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (UMHA_UPDATE_SNAPSHOTS=1 writes it)",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{name} differs from {}:\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+fn ext(format: Format) -> &'static str {
+    match format {
+        Format::Text => "txt",
+        Format::Xml => "xml",
+        Format::Json => "json",
+    }
+}
+
+const STATES: &[&str] = &[
+    "healthy",
+    "fenced-off",
+    "recovered",
+    "quorum-lost",
+    "attributes",
+];
+
+#[test]
+fn status_on_captured_states() {
+    for state in STATES {
+        for format in [Format::Text, Format::Xml, Format::Json] {
+            let out = run(Command::Status {
+                output_as: format,
+                cib: Some(fixture(&format!("{state}-cib.xml"))),
+                no_nova: true,
+                cloud: None,
+                clouds_yaml: None,
+            })
+            .unwrap();
+            // The source line names the file; keep snapshots independent of
+            // where the checkout is.
+            let out = out.replace(fixture("").to_str().unwrap(), "FIXTURES/");
+            if format == Format::Xml {
+                roxmltree::Document::parse(&out).unwrap();
+            }
+            if format == Format::Json {
+                serde_json::from_str::<serde_json::Value>(&out).unwrap();
+            }
+            check(&format!("status-{state}.{}", ext(format)), &out);
+        }
+    }
+}
+
+fn simulate(state: &str, history: bool, params: &[(&str, &str)], format: Format) -> String {
+    let history_file = fixture(&format!("{state}-fence-history.xml"));
+    let out = run(Command::Simulate {
+        cib: fixture(&format!("{state}-cib.xml")),
+        fence_history: (history && history_file.exists()).then_some(history_file),
+        nova: None,
+        now: Some(NOW.to_owned()),
+        params: params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        output_as: format,
+    })
+    .unwrap();
+    out.replace(fixture("").to_str().unwrap(), "FIXTURES/")
+}
+
+#[test]
+fn simulate_on_captured_states() {
+    for state in STATES {
+        check(
+            &format!("simulate-{state}.txt"),
+            &simulate(state, true, &[], Format::Text),
+        );
+    }
+    // Without the fence history a lost remote node is still evacuated on
+    // node_fenced + history only: no history, no evacuation.
+    check(
+        "simulate-fenced-off-no-history.txt",
+        &simulate("fenced-off", false, &[], Format::Text),
+    );
+    // One failed node of three trips a ratio of 0.3: held, not evacuated.
+    check(
+        "simulate-fenced-off-held.txt",
+        &simulate(
+            "fenced-off",
+            true,
+            &[("max_failed_ratio", "0.3"), ("max_failed_hosts", "1")],
+            Format::Text,
+        ),
+    );
+    let xml = simulate("fenced-off", true, &[], Format::Xml);
+    roxmltree::Document::parse(&xml).unwrap();
+    check("simulate-fenced-off.xml", &xml);
+    let json = simulate("fenced-off", true, &[], Format::Json);
+    serde_json::from_str::<serde_json::Value>(&json).unwrap();
+    check("simulate-fenced-off.json", &json);
+}
+
+#[test]
+fn malformed_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.xml");
+    for (text, want) in [
+        ("<cib><configuration>", "CIB from"),
+        ("not xml at all", "CIB from"),
+        ("", "CIB from"),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let e = run(Command::Simulate {
+            cib: bad.clone(),
+            fence_history: None,
+            nova: None,
+            now: Some(NOW.to_owned()),
+            params: vec![],
+            output_as: Format::Text,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(want) && e.contains("bad.xml"), "{e}");
+        let e = run(Command::Status {
+            output_as: Format::Text,
+            cib: Some(bad.clone()),
+            no_nova: true,
+            cloud: None,
+            clouds_yaml: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bad.xml"), "{e}");
+    }
+    let missing = run(Command::Simulate {
+        cib: dir.path().join("nope.xml"),
+        fence_history: None,
+        nova: None,
+        now: None,
+        params: vec![],
+        output_as: Format::Text,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("nope.xml"), "{missing}");
+    // A parameter the agent would refuse is refused the same way.
+    let e = run(Command::Simulate {
+        cib: fixture("healthy-cib.xml"),
+        fence_history: None,
+        nova: None,
+        now: Some(NOW.to_owned()),
+        params: vec![("max_failed_ratio".into(), "lots".into())],
+        output_as: Format::Text,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("max_failed_ratio"), "{e}");
+    // A malformed fence history and Nova snapshot.
+    std::fs::write(&bad, "<pacemaker-result><fence_history><fence_event").unwrap();
+    let e = run(Command::Simulate {
+        cib: fixture("fenced-off-cib.xml"),
+        fence_history: Some(bad.clone()),
+        nova: None,
+        now: Some(NOW.to_owned()),
+        params: vec![],
+        output_as: Format::Text,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("fence history"), "{e}");
+    let nova = dir.path().join("nova.json");
+    for text in [
+        "{",
+        "{\"services\": []}",
+        "{\"services\": 3, \"servers\": []}",
+        "[]",
+    ] {
+        std::fs::write(&nova, text).unwrap();
+        let e = run(Command::Simulate {
+            cib: fixture("fenced-off-cib.xml"),
+            fence_history: None,
+            nova: Some(nova.clone()),
+            now: Some(NOW.to_owned()),
+            params: vec![],
+            output_as: Format::Text,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("nova.json"), "{e}");
+    }
+}
