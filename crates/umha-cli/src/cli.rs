@@ -93,6 +93,9 @@ pub enum Command {
         /// The time to decide at: RFC 3339 or epoch seconds (default: now).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
+        /// Decide as if the valve's hold were released (`umha release`).
+        #[arg(long)]
+        release: bool,
         /// Override an evacuator parameter, as NAME=VALUE (repeatable).
         #[arg(long = "param", value_name = "NAME=VALUE", value_parser = context::parse_param)]
         params: Vec<(String, String)>,
@@ -215,6 +218,7 @@ pub fn run(command: Command) -> Result<String, CliError> {
             fence_history,
             nova,
             now,
+            release,
             params,
             output_as,
         } => {
@@ -238,6 +242,7 @@ pub fn run(command: Command) -> Result<String, CliError> {
                 history,
                 nova,
                 now,
+                release,
             });
             Ok(sim.render(output_as))
         }
@@ -387,8 +392,8 @@ mod tests {
     #[test]
     fn man_page_has_every_command() {
         let page = man_page().unwrap();
-        for cmd in ["STATUS", "HISTORY", "HOLD", "RELEASE", "HOST", "SIMULATE"] {
-            assert!(page.contains(&format!("UMHA {cmd}")), "{cmd}");
+        for cmd in ["status", "history", "hold", "release", "host enable", "simulate"] {
+            assert!(page.contains(&format!(".SS \"umha {cmd}\"")), "{cmd}");
         }
     }
 }

@@ -115,6 +115,8 @@ pub struct Inputs<'a> {
     pub history: Option<FenceHistory>,
     pub nova: Option<NovaSnapshot>,
     pub now: i64,
+    /// Decide as if the hold were released.
+    pub release: bool,
 }
 
 pub fn read_history(path: &Path) -> Result<FenceHistory, CliError> {
@@ -146,12 +148,16 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
         history,
         nova,
         now,
+        release,
     } = inputs;
     let cib = &state.cib;
     let mut snapshot = Snapshot::from_cib(cib, &config.selector, &config.marker, now)
         .with_storage(cib, &config.storage.attribute);
     let fence_history = history.is_some();
     snapshot.history = history;
+    if release {
+        snapshot.hold = None;
+    }
     let gates = snapshot
         .nodes
         .iter()

@@ -13,11 +13,31 @@ use umha_cli::render::Format;
 /// 2026-11-22T04:00:00Z, shortly after the captures were made: the valve's
 /// window sees the fenced node as a recent failure.
 const NOW: &str = "1795320000";
+/// 20 s after the held capture (its .cmd has the time).
+const HELD_NOW: &str = "1795342700";
 
+/// The lab's captures: the cib crate's (plain cluster states) and this
+/// crate's own (umha incidents, with Nova snapshots; tests/fixtures/capture.sh).
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cib/fixtures")
-        .join(name)
+    let own = own_fixtures().join(name);
+    if own.exists() {
+        return own;
+    }
+    cib_fixtures().join(name)
+}
+
+fn own_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn cib_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cib/fixtures")
+}
+
+/// Snapshots must not depend on where the checkout is.
+fn relative(out: &str) -> String {
+    out.replace(own_fixtures().to_str().unwrap(), "FIXTURES")
+        .replace(cib_fixtures().to_str().unwrap(), "FIXTURES")
 }
 
 fn check(name: &str, actual: &str) {
@@ -69,9 +89,7 @@ fn status_on_captured_states() {
                 clouds_yaml: None,
             })
             .unwrap();
-            // The source line names the file; keep snapshots independent of
-            // where the checkout is.
-            let out = out.replace(fixture("").to_str().unwrap(), "FIXTURES/");
+            let out = relative(&out);
             if format == Format::Xml {
                 roxmltree::Document::parse(&out).unwrap();
             }
@@ -84,12 +102,25 @@ fn status_on_captured_states() {
 }
 
 fn simulate(state: &str, history: bool, params: &[(&str, &str)], format: Format) -> String {
+    simulate_at(state, history, false, NOW, params, format)
+}
+
+fn simulate_at(
+    state: &str,
+    history: bool,
+    release: bool,
+    now: &str,
+    params: &[(&str, &str)],
+    format: Format,
+) -> String {
     let history_file = fixture(&format!("{state}-fence-history.xml"));
+    let nova_file = fixture(&format!("{state}-nova.json"));
     let out = run(Command::Simulate {
         cib: fixture(&format!("{state}-cib.xml")),
         fence_history: (history && history_file.exists()).then_some(history_file),
-        nova: None,
-        now: Some(NOW.to_owned()),
+        nova: nova_file.exists().then_some(nova_file),
+        now: Some(now.to_owned()),
+        release,
         params: params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -97,7 +128,7 @@ fn simulate(state: &str, history: bool, params: &[(&str, &str)], format: Format)
         output_as: format,
     })
     .unwrap();
-    out.replace(fixture("").to_str().unwrap(), "FIXTURES/")
+    relative(&out)
 }
 
 #[test]
@@ -124,6 +155,19 @@ fn simulate_on_captured_states() {
             Format::Text,
         ),
     );
+    // The held incident, as it would go on release: the three instances
+    // from the Nova snapshot, each through the agent's selection.
+    let released = simulate_at("held", true, true, HELD_NOW, &[], Format::Text);
+    assert_eq!(
+        released.matches(" evacuate fixture-").count(),
+        3,
+        "{released}"
+    );
+    check("simulate-held-released.txt", &released);
+    check(
+        "simulate-held.txt",
+        &simulate_at("held", true, false, HELD_NOW, &[], Format::Text),
+    );
     let xml = simulate("fenced-off", true, &[], Format::Xml);
     roxmltree::Document::parse(&xml).unwrap();
     check("simulate-fenced-off.xml", &xml);
@@ -147,6 +191,7 @@ fn malformed_inputs_are_clear_errors() {
             fence_history: None,
             nova: None,
             now: Some(NOW.to_owned()),
+            release: false,
             params: vec![],
             output_as: Format::Text,
         })
@@ -169,6 +214,7 @@ fn malformed_inputs_are_clear_errors() {
         fence_history: None,
         nova: None,
         now: None,
+        release: false,
         params: vec![],
         output_as: Format::Text,
     })
@@ -181,6 +227,7 @@ fn malformed_inputs_are_clear_errors() {
         fence_history: None,
         nova: None,
         now: Some(NOW.to_owned()),
+        release: false,
         params: vec![("max_failed_ratio".into(), "lots".into())],
         output_as: Format::Text,
     })
@@ -194,6 +241,7 @@ fn malformed_inputs_are_clear_errors() {
         fence_history: Some(bad.clone()),
         nova: None,
         now: Some(NOW.to_owned()),
+        release: false,
         params: vec![],
         output_as: Format::Text,
     })
@@ -213,11 +261,39 @@ fn malformed_inputs_are_clear_errors() {
             fence_history: None,
             nova: Some(nova.clone()),
             now: Some(NOW.to_owned()),
+            release: false,
             params: vec![],
             output_as: Format::Text,
         })
         .unwrap_err()
         .to_string();
         assert!(e.contains("nova.json"), "{e}");
+    }
+}
+
+/// `umha status` with Nova's side, from the Nova snapshot captured with the
+/// CIB (live Nova is not needed to check the rendering).
+#[test]
+fn status_with_nova_on_captured_states() {
+    use umha_cli::context::State;
+    use umha_cli::simulate::NovaSnapshot;
+    use umha_cli::status::{self, NovaView, ServiceView};
+    for state in ["held", "evacuated"] {
+        let cib = fixture(&format!("{state}-cib.xml"));
+        let loaded = State::load(Some(&cib)).unwrap();
+        let config = loaded.config(&[]).unwrap();
+        let nova = NovaSnapshot::read(&fixture(&format!("{state}-nova.json"))).unwrap();
+        let services = nova
+            .services
+            .iter()
+            .map(|s| (s.host.clone(), ServiceView::from_service(s)))
+            .collect();
+        let report = status::build(&loaded, &config, NovaView::Read, &services);
+        for format in [Format::Text, Format::Xml, Format::Json] {
+            check(
+                &format!("status-{state}-nova.{}", ext(format)),
+                &relative(&report.render(format)),
+            );
+        }
     }
 }
