@@ -2,7 +2,8 @@
 # Install what the umha Pacemaker lab needs on Debian 12 (idempotent; as root).
 #
 # Packages: pacemaker pacemaker-cli-utils corosync crmsh pcs fence-agents
-# resource-agents openipmi ipmitool libxml2-utils iproute2 procps util-linux file musl-tools (CI checks that binaries are static).
+# resource-agents openipmi ipmitool libxml2-utils iproute2 procps util-linux file musl-tools (CI checks that binaries are static),
+# python3-aiosmtpd and openssl (a real SMTP server with STARTTLS/TLS and AUTH for the mail alert tests).
 # pacemaker-remote conflicts with pacemaker in Debian 12, so its one binary is
 # extracted from its .deb to /usr/local/sbin/pacemaker-remoted (its libraries
 # all come with pacemaker). Ensures /etc/pacemaker/authkey (root:haclient 0640).
@@ -10,7 +11,8 @@
 set -euo pipefail
 
 PACKAGES=(pacemaker pacemaker-cli-utils corosync crmsh pcs fence-agents resource-agents
-	openipmi ipmitool libxml2-utils iproute2 procps util-linux file musl-tools)
+	openipmi ipmitool libxml2-utils iproute2 procps util-linux file musl-tools
+	python3-aiosmtpd openssl)
 REMOTED=/usr/local/sbin/pacemaker-remoted
 AUTHKEY=/etc/pacemaker/authkey
 APT_CACHE=/var/cache/umha-lab/apt
