@@ -3,6 +3,7 @@
 # Pacemaker looks for them (as root):
 #   fence agents, the binaries of stonith/*    -> /usr/sbin/NAME
 #   OCF agents, the binaries of ocf-agents/*   -> /usr/lib/ocf/resource.d/umha/NAME
+#   the tools umha and umha-alert (crates/*)   -> /usr/sbin/NAME
 #
 #   tests/lab/install-agents.sh                  every agent of the workspace
 #   tests/lab/install-agents.sh fence_ipmi ...   only these (binary names)
@@ -74,10 +75,13 @@ root = meta["workspace_root"]
 for pkg in meta["packages"]:
     rel = os.path.relpath(os.path.dirname(pkg["manifest_path"]), root).split(os.sep)
     kind = {"stonith": "fence", "ocf-agents": "ocf"}.get(rel[0])
-    if kind is None:
-        continue
     for t in pkg["targets"]:
-        if "bin" in t["kind"]:
+        if "bin" not in t["kind"]:
+            continue
+        # The administrator tools among the crates: umha, umha-alert.
+        if kind is None and t["name"] in ("umha", "umha-alert"):
+            print(pkg["name"], "tool", t["name"], sep="\t")
+        elif kind is not None:
             print(pkg["name"], kind, t["name"], sep="\t")
 print("target", meta["target_directory"], sep="\t")
 ')
@@ -97,7 +101,7 @@ fi
 
 dest() {
 	case $1 in
-	fence) echo "$FENCE_DIR/$2" ;;
+	fence | tool) echo "$FENCE_DIR/$2" ;;
 	ocf) echo "$OCF_DIR/$2" ;;
 	esac
 }

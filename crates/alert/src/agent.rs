@@ -22,11 +22,18 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Pacemaker runs alert agents as hacluster, who cannot write the root
+/// agents' spool; this one is hacluster's own.
+pub const ALERT_SPOOL: &str = "/var/lib/pacemaker/umha-alert-spool";
+
 /// The settings: the alert's instance attributes, plus the recipient
 /// Pacemaker names (`to ...`) among the receivers.
 fn settings() -> Result<Option<MailConfig>, crate::AlertError> {
     MailConfig::from_lookup(|name| {
         let value = env(name);
+        if name == "mail_spool" {
+            return value.or_else(|| Some(ALERT_SPOOL.to_owned()));
+        }
         if name != "mail_to" {
             return value;
         }
@@ -119,6 +126,11 @@ fn flusher(outbox: &Outbox) -> ExitCode {
         return ExitCode::SUCCESS;
     };
     loop {
+        // A spool that was removed (an uninstall, a test's directory) has
+        // nothing left to send: do not retry forever.
+        if !outbox.config().spool.is_dir() {
+            return ExitCode::SUCCESS;
+        }
         match outbox.flush(now(), &Smtp) {
             Ok(Flushed::Nothing) => return ExitCode::SUCCESS,
             Ok(Flushed::Sent(n)) => log::info!("umha-alert: mailed {n} alert(s)"),

@@ -16,6 +16,8 @@ pub mod pacemaker;
 pub mod params;
 pub mod smtp;
 pub mod spool;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{MailConfig, TlsMode};
 pub use outbox::{Flushed, Outbox};

@@ -75,7 +75,8 @@ fenced, evacuated) is one mail.",
 pub const MAIL_SPOOL: ParamSpec = ParamSpec::string(
     "mail_spool",
     "Mail spool directory",
-    "Alerts wait here until a mail server accepted them. Shared by every umha agent and \
-umha-alert on the node.",
+    "Alerts wait here until a mail server accepted them; the rate limit is kept per spool. \
+umha-alert, which Pacemaker runs as hacluster, uses /var/lib/pacemaker/umha-alert-spool \
+unless its mail_spool is set.",
 )
 .default("/var/lib/umha/mail-spool");
