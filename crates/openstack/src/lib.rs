@@ -11,9 +11,11 @@
 //!   progress), [`migration`] (the exactly-once pre-check), [`hypervisor`],
 //!   [`action`] (the instance-action journal).
 //! - [`glance`]: image listing, for images flagged `evacuable`.
+//! - [`placement`]: resource providers' inventories and usages, for the
+//!   room left on a host, and what a flavor needs there.
 //! - [`bulk`]: bounded parallelism on scoped threads.
-//! - `testing` (feature `testing`): a stateful fake Keystone + Nova + Glance
-//!   on 127.0.0.1, with fault injection, for component tests.
+//! - `testing` (feature `testing`): a stateful fake Keystone, Nova, Glance
+//!   and Placement on 127.0.0.1, with fault injection, for component tests.
 //!
 //! Every decoder takes `&[u8]` and returns a typed error for any input; no
 //! secret (password, application-credential secret, token) is ever in a
@@ -51,6 +53,7 @@ pub mod glance;
 pub mod hypervisor;
 pub mod microversion;
 pub mod migration;
+pub mod placement;
 pub mod server;
 pub mod service;
 pub mod session;
@@ -67,6 +70,7 @@ pub use glance::{Glance, GlanceImage, GlanceOptions};
 pub use hypervisor::Hypervisor;
 pub use microversion::{Microversion, VersionRange};
 pub use migration::{EvacuationStatus, Migration, MigrationQuery};
+pub use placement::{Inventory, Placement, Resources, Room};
 pub use server::{EvacuateOptions, Progress, Server};
 pub use service::{Service, ServiceState, ServiceStatus};
 pub use session::{Retry, Session, SessionOptions};

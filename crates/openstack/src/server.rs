@@ -77,9 +77,21 @@ pub struct Flavor {
     pub disk: Option<u64>,
     #[serde(default)]
     pub ephemeral: Option<u64>,
+    /// Swap in MB (Nova shows `""` for none in some versions).
+    #[serde(default, deserialize_with = "swap_mb")]
+    pub swap: Option<u64>,
     /// Absent before 2.47, or when policy hides them.
     #[serde(default, deserialize_with = "string_map")]
     pub extra_specs: BTreeMap<String, String>,
+}
+
+/// `swap`: a number of MB, or `""`/`null` for none.
+fn swap_mb<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 /// A volume attached to a server.
@@ -448,6 +460,12 @@ mod tests {
         );
         let flavor = a.flavor.clone().unwrap_or_default();
         assert_eq!(flavor.original_name.as_deref(), Some("tiny"));
+        assert_eq!(
+            (flavor.vcpus, flavor.ram, flavor.swap),
+            (Some(1), Some(64), Some(0))
+        );
+        let odd: Flavor = serde_json::from_str(r#"{"swap": "", "ram": 8}"#).unwrap_or_default();
+        assert_eq!((odd.swap, odd.ram), (None, Some(8)));
         assert_eq!(
             flavor
                 .extra_specs

@@ -16,7 +16,7 @@ use openstack::testing::{
 };
 use openstack::{
     CloudConfig, Compute, ComputeOptions, Error, EvacuateOptions, EvacuationStatus, Glance,
-    GlanceOptions, Microversion, NovaId, Progress, Session,
+    GlanceOptions, Microversion, NovaId, Placement, Progress, Session,
 };
 use serde_json::Value;
 use umha_common::Deadline;
@@ -467,6 +467,114 @@ fn hypervisors_with_capacity() {
     let cmp1 = list.iter().find(|h| h.host() == Some("cmp1")).unwrap();
     assert_eq!(cmp1.running_vms, Some(1));
     assert!(cmp1.free_ram_mb.unwrap() > 0);
+}
+
+#[test]
+fn placement_room_and_the_scheduler_agree() {
+    let cloud = lab();
+    let flavor = openstack::testing::FlavorSpec::default();
+    let vm = cloud.add_server(ServerSpec::new("vm", "cmp1"));
+    let vm2 = cloud.add_server(ServerSpec::new("vm2", "cmp1"));
+    cloud.add_server(ServerSpec::new("on3", "cmp3"));
+    // cmp3 has room for exactly one more m1.tiny; cmp2 is disabled.
+    cloud.set_room_for("cmp3", 1, &flavor);
+    cloud.set_disabled("cmp2", true, Some("umha: reserved host"));
+    let placement = Placement::connect(cloud.session().unwrap(), deadline()).unwrap();
+    assert!(placement.endpoint().ends_with("/placement"));
+    let nova = cloud.compute(deadline()).unwrap();
+    // The hypervisor id (2.53+) is the resource provider's UUID.
+    let rp = nova
+        .hypervisors(deadline())
+        .unwrap()
+        .into_iter()
+        .find(|h| h.host() == Some("cmp3"))
+        .map(|h| h.id.to_string())
+        .unwrap();
+    assert_eq!(Some(rp.clone()), cloud.resource_provider("cmp3"));
+    let named = placement.providers_named("cmp3", deadline()).unwrap();
+    assert_eq!(named.len(), 1);
+    assert_eq!(named[0].uuid, rp);
+    let room = placement.room(&rp, deadline()).unwrap();
+    assert_eq!(room.free("MEMORY_MB"), 64);
+    assert_eq!(room.free("VCPU"), 1);
+    let need = openstack::placement::flavor_resources(
+        nova.server(&vm, deadline())
+            .unwrap()
+            .flavor
+            .as_ref()
+            .unwrap(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(room.shortfall(&need), None);
+    // The first fills cmp3; the second finds no valid host (cmp2 disabled).
+    cloud.mark_service_down("cmp1");
+    let to3 = EvacuateOptions {
+        host: Some("cmp3".into()),
+        on_shared_storage: false,
+    };
+    nova.evacuate(&vm, &to3, deadline()).unwrap();
+    cloud.finish_evacuations();
+    assert_eq!(cloud.server(&vm).unwrap().host.as_deref(), Some("cmp3"));
+    let room = placement.room(&rp, deadline()).unwrap();
+    assert!(room.shortfall(&need).is_some(), "{room}");
+    nova.evacuate(&vm2, &EvacuateOptions::default(), deadline())
+        .unwrap();
+    cloud.finish_evacuations();
+    let s = cloud.server(&vm2).unwrap();
+    assert_eq!(
+        (s.status.as_str(), s.host.as_deref()),
+        ("ERROR", Some("cmp1"))
+    );
+    let m = cloud.migrations();
+    assert_eq!(m.last().map(|m| m.status.as_str()), Some("error"));
+    // Room made through the API (guarded by the generation): it lands.
+    let inv = placement.inventories(&rp, deadline()).unwrap();
+    let mut mem = inv.classes["MEMORY_MB"].clone();
+    mem.total += 64;
+    let err = placement
+        .set_inventory(
+            &rp,
+            "MEMORY_MB",
+            inv.resource_provider_generation - 1,
+            &mem,
+            deadline(),
+        )
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+    placement
+        .set_inventory(
+            &rp,
+            "MEMORY_MB",
+            inv.resource_provider_generation,
+            &mem,
+            deadline(),
+        )
+        .unwrap();
+    let mut vcpu = inv.classes["VCPU"].clone();
+    vcpu.total += 1;
+    let g = placement
+        .inventories(&rp, deadline())
+        .unwrap()
+        .resource_provider_generation;
+    placement
+        .set_inventory(&rp, "VCPU", g, &vcpu, deadline())
+        .unwrap();
+    let mut disk = inv.classes["DISK_GB"].clone();
+    disk.total += 1;
+    let g = placement
+        .inventories(&rp, deadline())
+        .unwrap()
+        .resource_provider_generation;
+    placement
+        .set_inventory(&rp, "DISK_GB", g, &disk, deadline())
+        .unwrap();
+    nova.evacuate(&vm2, &to3, deadline()).unwrap();
+    cloud.finish_evacuations();
+    assert_eq!(cloud.server(&vm2).unwrap().host.as_deref(), Some("cmp3"));
+    let err = placement.room("no-such-rp", deadline()).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("No resource provider"), "{err}");
 }
 
 // ------------------------------------------------------------ shapes

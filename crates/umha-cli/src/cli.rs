@@ -120,9 +120,6 @@ pub enum HostAction {
     Enable {
         /// The Pacemaker node name.
         node: String,
-        /// Even while an evacuation is still owed for the node.
-        #[arg(long)]
-        force: bool,
     },
 }
 
@@ -203,15 +200,11 @@ pub fn run(command: Command) -> Result<String, CliError> {
             )
         }
         Command::Host {
-            action: HostAction::Enable { node, force },
+            action: HostAction::Enable { node },
         } => {
-            let state = State::load(None)?;
-            let config = state.config(&[])?;
-            if !force {
-                admin::check_enable(&state, &config, &node)?;
-            }
-            let done = admin::host_enable(&config, &node, context::deadline())?;
-            Ok(done.steps.iter().map(|s| format!("{s}\n")).collect())
+            let config = State::load(None)?.config(&[])?;
+            let steps = admin::host_enable(&config, &node, context::deadline())?;
+            Ok(steps.iter().map(|s| format!("{s}\n")).collect())
         }
         Command::Simulate {
             cib,
@@ -392,7 +385,14 @@ mod tests {
     #[test]
     fn man_page_has_every_command() {
         let page = man_page().unwrap();
-        for cmd in ["status", "history", "hold", "release", "host enable", "simulate"] {
+        for cmd in [
+            "status",
+            "history",
+            "hold",
+            "release",
+            "host enable",
+            "simulate",
+        ] {
             assert!(page.contains(&format!(".SS \"umha {cmd}\"")), "{cmd}");
         }
     }

@@ -14,12 +14,6 @@ use crate::context::State;
 use crate::render::{self, Format};
 use crate::when::format_epoch;
 
-/// Node attributes an operator sets or the evacuator keeps for recovery
-/// methods (see the evacuator's `segment_attribute`, `reserved_attribute`).
-pub const SEGMENT_ATTRIBUTE: &str = "umha-segment";
-pub const RESERVED_ATTRIBUTE: &str = "umha-reserved";
-pub const MAINTENANCE_ATTRIBUTE: &str = "umha-maintenance";
-
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Status {
     pub source: String,
@@ -175,12 +169,14 @@ pub fn build(
                     .persistent_attribute(record::STATUS)
                     .filter(|v| !v.is_empty())
                     .map(str::to_owned),
-                segment: node.attribute(SEGMENT_ATTRIBUTE).map(str::to_owned),
+                segment: node
+                    .attribute(&config.recovery.segment_attribute)
+                    .map(str::to_owned),
                 reserved: node
-                    .attribute(RESERVED_ATTRIBUTE)
+                    .attribute(&config.recovery.reserved_attribute)
                     .is_some_and(umha_evacuator::selection::truthy),
                 maintenance: node
-                    .persistent_attribute(MAINTENANCE_ATTRIBUTE)
+                    .persistent_attribute(umha_evacuator::recovery::MAINTENANCE)
                     .filter(|v| !v.is_empty())
                     .map(str::to_owned),
             }

@@ -58,6 +58,19 @@ pub fn connect(
     Ok((compute, tags))
 }
 
+/// Send the spooled alert mails that are due. A mail server that does not
+/// answer costs at most one SMTP timeout per step, and the alerts stay
+/// spooled for the next one.
+fn flush_mail(mail: &alert::MailConfig) {
+    match alert::Outbox::open(mail.clone())
+        .and_then(|o| o.flush(crate::nova::now(), &alert::smtp::Smtp))
+    {
+        Ok(alert::Flushed::Sent(n)) => log::info!("mailed {n} alert(s) to {}", mail.to.join(", ")),
+        Ok(_) => {}
+        Err(e) => log::error!("alert mail: {e}; the alerts stay spooled"),
+    }
+}
+
 fn configuration_error(e: &openstack::Error) -> OcfError {
     if e.is_configuration() {
         OcfError::configured(format!("OpenStack: {e}"))
@@ -136,6 +149,10 @@ impl<C: Cluster> ResourceAgent for Evacuator<C> {
                 return Err(OcfError::not_installed(format!("{tool} not found in PATH")));
             }
         }
+        if let Some(mail) = &config.mail {
+            mail.validate()
+                .map_err(|e| OcfError::configured(e.to_string()))?;
+        }
         self.check_cloud(config, ctx.deadline(), ctx.action() == Action::ValidateAll)
     }
 
@@ -184,6 +201,9 @@ impl<C: Cluster> ResourceAgent for Evacuator<C> {
                     return Ok(RunState::Running);
                 }
             };
+        if let Some(mail) = &config.mail {
+            flush_mail(mail);
+        }
         let quiet = ctx.state_file("quiet")?;
         if self.still_quiet(&quiet) {
             return Ok(RunState::Running);

@@ -8,7 +8,7 @@ use umha_common::Deadline;
 
 use crate::config::Config;
 use crate::plan::{Snapshot, Write};
-use crate::{record, storage};
+use crate::{record, recovery, storage};
 
 pub trait Cluster: std::fmt::Debug {
     /// The compute nodes, quorum and hold, plus the fence history when the
@@ -58,7 +58,8 @@ impl Cluster for Pacemaker {
     ) -> Result<Snapshot, CibError> {
         let cib = Cib::query_with_deadline(deadline)?;
         let mut snapshot = Snapshot::from_cib(&cib, &config.selector, &config.marker, now)
-            .with_storage(&cib, &config.storage.attribute);
+            .with_storage(&cib, &config.storage.attribute)
+            .with_recovery(&cib, &config.recovery);
         if snapshot.needs_history() {
             snapshot.history = Some(FenceHistory::query_with_deadline(deadline)?);
         }
@@ -117,6 +118,22 @@ impl Cluster for Pacemaker {
             Write::ClearStorage { node } => {
                 attr::delete_persistent(node, storage::FENCE_REQUEST, deadline)?;
                 attr::delete_persistent(node, storage::STATUS, deadline)
+            }
+            Write::ClearReserved { node } => {
+                attr::delete_persistent(node, &config.recovery.reserved_attribute, deadline)?;
+                attr::delete_persistent(node, recovery::RESERVE_KEPT, deadline)
+            }
+            Write::SetReserveKept { node, text } => {
+                attr::set_persistent(node, recovery::RESERVE_KEPT, text, deadline)
+            }
+            Write::ClearReserveKept { node } => {
+                attr::delete_persistent(node, recovery::RESERVE_KEPT, deadline)
+            }
+            Write::SetMaintenance { node, text } => {
+                attr::set_persistent(node, recovery::MAINTENANCE, text, deadline)
+            }
+            Write::ClearMaintenance { node } => {
+                attr::delete_persistent(node, recovery::MAINTENANCE, deadline)
             }
         }
     }
@@ -206,7 +223,12 @@ impl Cluster for Memory {
             | Write::SetStatus { node, .. }
             | Write::SetFenceRequest { node, .. }
             | Write::SetStorageStatus { node, .. }
-            | Write::ClearStorage { node } => node,
+            | Write::ClearStorage { node }
+            | Write::ClearReserved { node }
+            | Write::SetReserveKept { node, .. }
+            | Write::ClearReserveKept { node }
+            | Write::SetMaintenance { node, .. }
+            | Write::ClearMaintenance { node } => node,
         };
         let Some(n) = s.nodes.iter_mut().find(|n| &n.name == node) else {
             return Ok(());
@@ -223,6 +245,14 @@ impl Cluster for Memory {
                 n.storage.fence_requested = None;
                 n.storage.status = None;
             }
+            Write::ClearReserved { .. } => {
+                n.recovery.reserved = false;
+                n.recovery.reserve_kept = None;
+            }
+            Write::SetReserveKept { text, .. } => n.recovery.reserve_kept = Some(text.clone()),
+            Write::ClearReserveKept { .. } => n.recovery.reserve_kept = None,
+            Write::SetMaintenance { text, .. } => n.recovery.maintenance = Some(text.clone()),
+            Write::ClearMaintenance { .. } => n.recovery.maintenance = None,
             Write::SetHold { .. } => {}
         }
         Ok(())

@@ -8,6 +8,7 @@ use agent_core::{OcfError, OcfResult, Params};
 
 use crate::hostmap::HostMap;
 use crate::plan::Selector;
+use crate::recovery::{self, RecoveryMethod};
 use crate::selection::{Mode, Selection};
 use crate::storage;
 use crate::valve::Valve;
@@ -36,6 +37,26 @@ pub struct Config {
     pub step_time: Duration,
     /// Storage-driven fencing, the storage valve, isolation reports.
     pub storage: storage::Policy,
+    /// Segments, reserved hosts, recovery methods ([`crate::recovery`]).
+    pub recovery: recovery::Policy,
+    /// Alert mails (`mail_to` empty: none). See the `alert` crate.
+    pub mail: Option<alert::MailConfig>,
+}
+
+impl Config {
+    /// What becomes of a failed node of `segment` after its evacuation:
+    /// `on_recovery` as set; unset, `manual` (maintenance) in segments whose
+    /// recovery method uses reserved hosts, as Masakari leaves every failed
+    /// host on maintenance there, and `enable` elsewhere.
+    pub fn on_recovery_for(&self, segment: Option<&str>) -> OnRecovery {
+        if self.recovery.maintain_reserved_segments
+            && self.recovery.method_for(segment).uses_reserved_hosts()
+        {
+            OnRecovery::Manual
+        } else {
+            self.on_recovery
+        }
+    }
 }
 
 /// "0.6" or "60%", from 0 to 1.
@@ -128,6 +149,16 @@ pub fn from_params(params: &Params) -> OcfResult<Config> {
         return Err(OcfError::configured("step_time must be at least 1s"));
     }
     let storage = storage_policy(params)?;
+    let recovery = recovery_policy(params)?;
+    let max_attempts: u32 = params.get("max_attempts")?;
+    if recovery.uses(RecoveryMethod::AutoPriority) && max_attempts < 2 {
+        return Err(OcfError::configured(
+            "auto_priority needs max_attempts of at least 2: the attempt after the scheduler found no host goes to a reserved host",
+        ));
+    }
+    let mail =
+        alert::MailConfig::from_lookup(|name| params.get::<Option<String>>(name).ok().flatten())
+            .map_err(|e| OcfError::configured(e.to_string()))?;
     Ok(Config {
         cloud: params.get("cloud")?,
         clouds_yaml,
@@ -146,9 +177,10 @@ pub fn from_params(params: &Params) -> OcfResult<Config> {
             exclude: exclude.into_iter().collect::<BTreeSet<_>>(),
         },
         max_parallel: params.get("max_parallel")?,
-        max_attempts: params.get("max_attempts")?,
+        max_attempts,
         instance_timeout: params.get("instance_timeout")?,
-        on_recovery: if params.get::<String>("on_recovery")? == "manual" {
+        on_recovery: if params.get::<Option<String>>("on_recovery")?.as_deref() == Some("manual")
+        {
             OnRecovery::Manual
         } else {
             OnRecovery::Enable
@@ -157,6 +189,38 @@ pub fn from_params(params: &Params) -> OcfResult<Config> {
         history_file,
         step_time,
         storage,
+        recovery,
+        mail,
+    })
+}
+
+/// The recovery parameters ([`crate::recovery`]).
+fn recovery_policy(params: &Params) -> OcfResult<recovery::Policy> {
+    let name = |param: &str| -> OcfResult<String> {
+        let v: String = params.get(param)?;
+        let v = v.trim().to_owned();
+        if v.is_empty() || v.contains(char::is_whitespace) {
+            return Err(OcfError::configured(format!(
+                "{param} {v:?} is not a node attribute name"
+            )));
+        }
+        Ok(v)
+    };
+    let segment_attribute = name("segment_attribute")?;
+    let reserved_attribute = name("reserved_attribute")?;
+    let configured = |e: recovery::PolicyError| OcfError::configured(e.to_string());
+    let method: RecoveryMethod = params
+        .get::<String>("recovery_method")?
+        .parse()
+        .map_err(configured)?;
+    let entries: Vec<String> = params.get("segment_recovery_methods")?;
+    let segments = recovery::Policy::parse_segments(&entries).map_err(configured)?;
+    Ok(recovery::Policy {
+        segment_attribute,
+        reserved_attribute,
+        method,
+        segments,
+        maintain_reserved_segments: !params.is_set("on_recovery"),
     })
 }
 

@@ -8,6 +8,9 @@
 //!   isolated-not-dead reports;
 //! - [`hostmap`]: Pacemaker node → Nova host;
 //! - [`selection`]: which instances go;
+//! - [`recovery`]: Masakari's recovery methods: segments, reserved hosts,
+//!   where instances go; [`reserve`]: reserved hosts taken and kept idle;
+//!   [`maintenance`]: a failed host kept out until the operator says;
 //! - [`nova`]: the Nova side of an incident;
 //! - [`record`]: what is kept in the CIB;
 //! - [`history`]: the append-only evacuation history;
@@ -18,9 +21,12 @@ pub mod cluster;
 pub mod config;
 pub mod history;
 pub mod hostmap;
+pub mod maintenance;
 pub mod nova;
 pub mod plan;
 pub mod record;
+pub mod recovery;
+pub mod reserve;
 pub mod selection;
 pub mod spec;
 pub mod step;

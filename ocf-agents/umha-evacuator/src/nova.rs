@@ -46,6 +46,9 @@ pub enum Fate {
     Skipped(Skip),
     /// Given up; the marker stays.
     Failed(String),
+    /// Not evacuated: its recovery method allows only reserved hosts, and
+    /// none can take it (why); the marker stays, as for a failure.
+    Unplaced(String),
     /// Deleted by its owner meanwhile.
     Gone,
 }
@@ -57,6 +60,9 @@ pub struct Tally {
     /// The evacuation migrations of each instance still on the host, as the
     /// round read them (for the check before each evacuate).
     pub migrations: BTreeMap<String, Vec<Migration>>,
+    /// The instances still on the host, as the round read them (their
+    /// flavors size them for reserved hosts).
+    pub servers: BTreeMap<String, Server>,
 }
 
 impl Tally {
@@ -72,7 +78,22 @@ impl Tally {
         self.count(|f| matches!(f, Fate::Rebuilding | Fate::Evacuate))
     }
 
+    /// What keeps the incident open: failed and unplaced instances.
     pub fn failed(&self) -> Vec<(&str, &str, &str)> {
+        self.fates
+            .iter()
+            .filter_map(|(id, (name, f))| match f {
+                Fate::Failed(why) | Fate::Unplaced(why) => {
+                    Some((id.as_str(), name.as_str(), why.as_str()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Failed only: a dry run places nothing for real, so what it could
+    /// not place does not keep its incident open.
+    pub fn failed_only(&self) -> Vec<(&str, &str, &str)> {
         self.fates
             .iter()
             .filter_map(|(id, (name, f))| match f {
@@ -80,6 +101,10 @@ impl Tally {
                 _ => None,
             })
             .collect()
+    }
+
+    pub fn unplaced(&self) -> usize {
+        self.count(|f| matches!(f, Fate::Unplaced(_)))
     }
 
     pub fn skipped(&self) -> usize {
@@ -105,9 +130,13 @@ impl Tally {
         if working > 0 {
             parts.push(format!("{working} in progress"));
         }
-        let failed = self.failed().len();
+        let failed = self.failed_only().len();
         if failed > 0 {
             parts.push(format!("{failed} failed"));
+        }
+        let unplaced = self.unplaced();
+        if unplaced > 0 {
+            parts.push(format!("{unplaced} not placed"));
         }
         let skipped = self.skipped();
         if skipped > 0 {
@@ -252,6 +281,7 @@ impl Nova<'_> {
             tally
                 .fates
                 .insert(server.id.clone(), (server.name.clone(), fate));
+            tally.servers.insert(server.id.clone(), server.clone());
         }
         for (id, result) in moved.iter().zip(moved_servers) {
             let mine = by_instance.get(id.as_str()).cloned().unwrap_or_default();
@@ -342,12 +372,15 @@ impl Nova<'_> {
 
     /// Evacuate `ids`, each after a fresh read of the instance (its
     /// migrations as the round just listed them), at most `max_parallel` at
-    /// once. Returns the history entries; failures leave the instance for
-    /// the next round, whose check sees whether Nova took it after all.
+    /// once, to the host `targets` names for it (a reserved host), else
+    /// wherever the scheduler chooses. Returns the history entries; failures
+    /// leave the instance for the next round, whose check sees whether Nova
+    /// took it after all.
     pub fn evacuate(
         &self,
         incident: &Incident<'_>,
         ids: &[String],
+        targets: &BTreeMap<String, String>,
         migrations: &BTreeMap<String, Vec<Migration>>,
         history: &crate::history::History,
         deadline: Deadline,
@@ -398,22 +431,30 @@ impl Nova<'_> {
             } else {
                 "evacuate"
             };
+            let target = targets.get(id);
+            let to = target
+                .map(|h| format!(" to reserved host {h}"))
+                .unwrap_or_default();
             if dry {
                 return incident.instance_entry(
                     "would-evacuate",
                     who,
-                    format!("dry run: would {what} {} ({})", server.name, server.status),
+                    format!(
+                        "dry run: would {what} {} ({}){to}",
+                        server.name, server.status
+                    ),
                     true,
                 );
             }
-            match self
-                .compute
-                .evacuate(&server.id, &EvacuateOptions::default(), deadline)
-            {
+            let options = EvacuateOptions {
+                host: target.cloned(),
+                ..EvacuateOptions::default()
+            };
+            match self.compute.evacuate(&server.id, &options, deadline) {
                 Ok(()) => incident.instance_entry(
                     "evacuate",
                     who,
-                    format!("{what} accepted ({})", server.status),
+                    format!("{what} accepted ({}){to}", server.status),
                     false,
                 ),
                 Err(e) => incident.instance_entry(
@@ -424,13 +465,23 @@ impl Nova<'_> {
                 ),
             }
         };
-        openstack::bulk::map_bounded(ids, self.config.max_parallel, |id| {
-            let entry = one(id);
-            if let Err(e) = history.append(&entry) {
-                log::error!("{e}");
-            }
-            entry
-        })
+        let run = |ids: &[String]| {
+            openstack::bulk::map_bounded(ids, self.config.max_parallel, |id| {
+                let entry = one(id);
+                if let Err(e) = history.append(&entry) {
+                    log::error!("{e}");
+                }
+                entry
+            })
+        };
+        // Those going to a reserved host first: the scheduler may see that
+        // host as soon as it is enabled, and must not take its room before
+        // the instances it was chosen for.
+        let (to_reserved, rest): (Vec<String>, Vec<String>) =
+            ids.iter().cloned().partition(|id| targets.contains_key(id));
+        let mut entries = run(&to_reserved);
+        entries.extend(run(&rest));
+        entries
     }
 
     /// One step of bringing the service back after the instances are
@@ -495,11 +546,19 @@ impl Nova<'_> {
                 out,
             ));
         }
-        let ours = service
-            .disabled_reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with(DISABLED_PREFIX));
-        if service.is_disabled() && ours {
+        let reason = service.disabled_reason.as_deref().unwrap_or_default();
+        let ours = reason.starts_with(DISABLED_PREFIX);
+        if service.is_disabled() && reason.starts_with(crate::recovery::RESERVED_REASON) {
+            // A reserved host that failed while in reserve: back in reserve.
+            out.push(incident.entry(
+                "enable-skipped",
+                format!(
+                    "nova-compute on {} left disabled: it was disabled as a reserved host",
+                    incident.host
+                ),
+                false,
+            ));
+        } else if service.is_disabled() && ours {
             self.compute.enable(service, deadline)?;
             out.push(incident.entry(
                 "enable",
@@ -518,6 +577,18 @@ impl Nova<'_> {
         }
         Ok((None, out))
     }
+}
+
+/// Whether the latest failed evacuation among `migrations` failed for want
+/// of a host: Nova's conductor marks the migration `error` when the
+/// scheduler finds no valid host (a rebuild failing on its destination
+/// marks it `failed`). That is when `auto_priority` turns to reserved hosts.
+pub fn no_valid_host(migrations: &[Migration]) -> bool {
+    migrations
+        .iter()
+        .filter(|m| m.phase() == MigrationPhase::Failed)
+        .max_by_key(|m| (m.created(), m.id))
+        .is_some_and(|m| m.status == "error")
 }
 
 /// How long a round may wait between polls.

@@ -27,6 +27,7 @@ use std::collections::BTreeSet;
 use cib::{Cib, FenceHistory, Node};
 
 use crate::record::{self, NodeRecord, Phase};
+use crate::recovery::{self, NodeRecovery};
 use crate::storage::{self, NodeStorage};
 use crate::valve::{Valve, Verdict};
 
@@ -77,6 +78,8 @@ pub struct ComputeNode {
     pub status: Option<String>,
     /// storage-monitor's attributes and the storage episode ([`crate::storage`]).
     pub storage: NodeStorage,
+    /// Segment, reserved host, maintenance ([`crate::recovery`]).
+    pub recovery: NodeRecovery,
 }
 
 impl ComputeNode {
@@ -94,6 +97,7 @@ impl ComputeNode {
             record: None,
             status: None,
             storage: NodeStorage::default(),
+            recovery: NodeRecovery::default(),
         }
     }
 
@@ -120,6 +124,7 @@ impl ComputeNode {
                 .and_then(NodeRecord::parse),
             status: node.persistent_attribute(record::STATUS).map(str::to_owned),
             storage: NodeStorage::from_node(node, storage::DEFAULT_ATTRIBUTE),
+            recovery: NodeRecovery::from_node(node, &recovery::Policy::default()),
         }
     }
 }
@@ -197,6 +202,15 @@ pub enum Write {
     SetFenceRequest { node: String, at: i64 },
     SetStorageStatus { node: String, text: String },
     ClearStorage { node: String },
+    // Recovery (crate::recovery, crate::reserve, crate::maintenance): a
+    // reserved host taken (its reserved attribute and recovery::RESERVE_KEPT
+    // deleted), put in or out of reserve (RESERVE_KEPT), and the node's
+    // maintenance attribute (recovery::MAINTENANCE).
+    ClearReserved { node: String },
+    SetReserveKept { node: String, text: String },
+    ClearReserveKept { node: String },
+    SetMaintenance { node: String, text: String },
+    ClearMaintenance { node: String },
 }
 
 /// Nova work for one incident.
@@ -472,7 +486,7 @@ pub fn plan(snapshot: &Snapshot, valve: &Valve) -> Plan {
                     Some(Verdict::Trip { reason, .. }) => {
                         let text = format!("{} {reason}", snapshot.now);
                         plan.writes.push(Write::SetHold { text: text.clone() });
-                        plan.event(None, "valve", format!("valve tripped: {reason}; nothing is evacuated until the hold is released (crm_attribute --type crm_config --name {} --delete)", record::HOLD), true);
+                        plan.event(None, "valve", format!("valve tripped: {reason}; nothing is evacuated until the hold is released (umha release, or crm_attribute --type crm_config --set-name {} --name {} --delete)", record::HOLD_SET, record::HOLD), true);
                         hold = Some(text);
                         plan.record(&node.name, Phase::Held, fence);
                         plan.status(

@@ -613,6 +613,7 @@ mod safety {
                         }),
                         status: None,
                         storage,
+                        recovery: Default::default(),
                     }
                 },
             )

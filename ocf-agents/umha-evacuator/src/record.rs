@@ -12,7 +12,11 @@
 //! - `umha-evac-handled` = the fence epoch of the last incident closed, so a
 //!   marker or fence at or before it is never acted on twice;
 //! - `umha-evac-state` = `<phase> <fence epoch>`: where the incident stands;
-//! - `umha-evac-status`: one line for operators (`crm_mon -A` shows it).
+//! - `umha-evac-status`: one line for operators (`crm_mon -A` shows it);
+//! - for recovery methods ([`crate::recovery`]): the segment and reserved
+//!   flags the operator sets, `umha-reserved-disabled` while the evacuator
+//!   keeps a reserved host idle, and `umha-maintenance` after an incident
+//!   with `on_recovery=manual` (unset: in reserved-host segments).
 //!
 //! Cluster-wide, in the `umha-evacuator` cluster property set: `umha-hold`,
 //! the valve's hold, which the operator deletes to release it.

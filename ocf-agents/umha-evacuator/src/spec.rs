@@ -36,7 +36,7 @@ migrations are completed: un-force, wait for up, then enable.
 
 The valve (UMHA's [valve]) stops everything when too many compute nodes fail within \
 failure_window: nothing is evacuated, the cluster property umha-hold (property set \
-umha-evacuator) is set and an alert is logged. Delete it to release the hold: \
+umha-evacuator) is set and an alert is logged. Release the hold with umha release, or \
 crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold --delete. \
 A node counts as failed when it is down, carries a marker, or was fenced or lost within the \
 window, so slow cascades trip it too.
@@ -66,6 +66,34 @@ heartbeat_max_age is reported as 'isolated, not dead' (status line, log, alert):
 runs and reaches its storage, so its instances may still be running. This is reporting \
 only: fencing and the evacuation gate are unchanged, and a missing or stale heartbeat is never \
 taken as proof that a node is dead.
+
+Recovery methods (Masakari's, natively). Compute nodes are grouped into segments by the \
+node attribute segment_attribute (nodes without it form the default segment); each segment \
+has a method, recovery_method unless segment_recovery_methods names it: auto (Nova's \
+scheduler picks a host for each instance), reserved_host (only the segment's reserved hosts; \
+what they cannot take is not evacuated, and is reported), rh_priority (reserved hosts first, \
+the rest to the scheduler) or auto_priority (the scheduler first; an instance it found no \
+host for, its evacuation migration in error, goes to a reserved host next). A reserved host \
+carries the persistent node attribute reserved_attribute=true. While idle the agent keeps it \
+disabled in Nova (reason 'umha: reserved host'; a host someone else disabled is left as it \
+is, and never taken) and notes that in its attribute umha-reserved-disabled; deleting \
+reserved_attribute puts the host back into service (the agent enables it). When a node of \
+the segment fails, the agent picks reserved hosts that are online in Pacemaker, not under \
+maintenance, with nova-compute up and room for the instances (Placement: inventory minus \
+usage of each resource class the flavors need), first fit, largest instances first, the \
+next reserved host taking what the first cannot; it enables each host it uses and \
+evacuates to it by name, which Nova (compute microversion 2.29 or later, never with \
+force) still checks through its scheduler, and removes reserved_attribute from a host once \
+it took an instance, as Masakari does. Placement is read only when none of the incident's \
+instances is being rebuilt, so the room it reports includes what was sent before. What no \
+reserved host can take is named in the node's status, the history (event unplaced) and an \
+alert, and the incident stays open (marker kept) as for a failed evacuation; after making \
+room, delete the node's umha-evac-state to run it again. A dry run shows the reserved host \
+each instance would go to and enables nothing. With on_recovery=manual (unset, the \
+default in segments whose method uses reserved hosts) the node gets the persistent \
+attribute umha-maintenance (time and reason) and its nova-compute stays forced down and \
+disabled: 'umha host enable NODE' puts it back (un-force, wait for up, enable, \
+delete the attribute). A node under maintenance is never taken as a reserved host.
 
 Per compute node the agent keeps umha-evac-state, umha-evac-handled and umha-evac-status \
 (persistent node attributes; crm_mon -A shows the status line). Every decision and instance \
@@ -290,11 +318,47 @@ evacuated again while Nova may still be working on it.",
             "enable: when every instance is settled, the marker is cleared, and once \
 nova-compute is back and its evacuation migrations are completed, the service is \
 un-forced, waited for, and enabled (in that order: enabling a service Nova still counts as \
-down leaves it unusable for about a minute). manual: leave it forced down and disabled for \
-the operator.",
+down leaves it unusable for about a minute). manual: leave it forced down and disabled, \
+and mark the node under maintenance (persistent attribute umha-maintenance: time and \
+reason; Masakari's on_maintenance) until the operator runs 'umha host enable NODE'. \
+Unset: manual for the nodes of segments whose recovery method uses reserved hosts (Masakari \
+leaves every failed host on maintenance: a reserved host took its place, and the operator \
+decides whether the repaired host becomes the segment's next reserved host), enable for \
+the others.",
         )
-        .choices(&["enable", "manual"])
-        .default("enable"),
+        .choices(&["enable", "manual"]),
+        ParamSpec::string(
+            "recovery_method",
+            "Where the instances go (Masakari's recovery methods)",
+            "For every segment not named in segment_recovery_methods: auto (Nova's scheduler \
+chooses), reserved_host (the segment's reserved hosts only; what they cannot take is \
+reported and not evacuated), rh_priority (reserved hosts first, then the scheduler), \
+auto_priority (the scheduler first, then reserved hosts for an instance it found no host \
+for; needs max_attempts of at least 2).",
+        )
+        .choices(&["auto", "reserved_host", "rh_priority", "auto_priority"])
+        .default("auto"),
+        ParamSpec::list(
+            "segment_recovery_methods",
+            "Recovery method per segment",
+            "SEGMENT:METHOD pairs separated by blanks or commas, e.g. 'az1:reserved_host \
+az2:rh_priority'. A segment is the value of the nodes' segment_attribute.",
+        ),
+        ParamSpec::string(
+            "segment_attribute",
+            "Node attribute naming a node's segment",
+            "Nodes with the same value form a segment (Masakari's failover segment); reserved \
+hosts only take instances of their own segment. Nodes without it form the default segment.",
+        )
+        .default("umha-segment"),
+        ParamSpec::string(
+            "reserved_attribute",
+            "Node attribute marking a reserved host",
+            "A persistent node attribute (crm_attribute --node N --name umha-reserved \
+--update true --lifetime forever); true, yes, 1 or on. The agent keeps such a host disabled \
+in Nova while idle, and removes the attribute when the host took instances.",
+        )
+        .default("umha-reserved"),
         ParamSpec::boolean(
             "dry_run",
             "Decide and record, but never write to Nova",
@@ -317,6 +381,19 @@ closed, so nova-compute is not kept off the node.",
 returns (less when the monitor timeout is shorter). The next monitor continues.",
         )
         .default("20s"),
+        // Alert mails, shared with umha-alert (crates/alert).
+        alert::params::MAIL_TO,
+        alert::params::MAIL_FROM,
+        alert::params::SMTP_SERVER,
+        alert::params::SMTP_TLS,
+        alert::params::SMTP_USER,
+        alert::params::SMTP_PASSWORD_FILE,
+        alert::params::SMTP_CA_FILE,
+        alert::params::SMTP_TLS_VERIFY,
+        alert::params::MAIL_SUBJECT_PREFIX,
+        alert::params::SEND_INTERVAL,
+        alert::params::MAIL_BATCH_DELAY,
+        alert::params::MAIL_SPOOL,
     ],
     actions: &[
         ActionSpec::new(Action::Start, secs(30)),
@@ -353,6 +430,15 @@ pcs constraint location nova-compute-clone rule score=-INFINITY defined umha-eva
 crm resource param evacuator set max_storage_failed_hosts 6
 crm resource param evacuator set max_storage_failed_ratio 0.6
 crm resource param evacuator set heartbeat_dir /var/lib/nova/instances/.umha-heartbeat",
+        },
+        Example {
+            title: "Masakari's reserved hosts: cmp3 stands by for the nodes of segment az1",
+            tool: Tool::Crm,
+            command: "crm node attribute cmp1 set umha-segment az1
+crm node attribute cmp2 set umha-segment az1
+crm node attribute cmp3 set umha-segment az1
+crm node attribute cmp3 set umha-reserved true
+crm resource param evacuator set segment_recovery_methods az1:rh_priority",
         },
         Example {
             title: "Release the valve's hold",

@@ -78,14 +78,52 @@ impl<'a, C: Cluster> Stepper<'a, C> {
         }
     }
 
-    fn record(&self, entry: Entry) {
+    pub(crate) fn record(&self, entry: Entry) {
+        if matches!(entry.event.as_str(), "incident-done" | "recovered") {
+            self.mail(&entry.event, entry.node.as_deref(), &entry.message, false);
+        }
         if let Err(e) = self.history.append(&entry) {
             log::error!("{e}");
         }
     }
 
-    fn event(&mut self, event: &Event) {
+    /// Spool a mail for an alert or an incident's milestone (started,
+    /// released, done, recovered); the monitor sends it when due.
+    fn mail(&self, kind: &str, node: Option<&str>, text: &str, alert: bool) {
+        let Some(config) = &self.config.mail else {
+            return;
+        };
+        let event = alert::Event {
+            time: crate::nova::now(),
+            source: "umha-evacuator".to_owned(),
+            kind: kind.to_owned(),
+            node: node.map(str::to_owned),
+            severity: if alert {
+                alert::Severity::Critical
+            } else {
+                alert::Severity::Info
+            },
+            text: if self.config.dry_run {
+                format!("[dry run] {text}")
+            } else {
+                text.to_owned()
+            },
+        };
+        if let Err(e) = alert::Outbox::open(config.clone()).and_then(|o| o.submit(&event)) {
+            log::error!("alert mail not spooled ({e}): {text}");
+        }
+    }
+
+    pub(crate) fn event(&mut self, event: &Event) {
         log_event(event);
+        if event.alert || matches!(event.kind, "approved" | "released") {
+            self.mail(
+                event.kind,
+                event.node.as_deref(),
+                &event.message,
+                event.alert,
+            );
+        }
         let mut entry = Entry::new(event.kind, event.message.clone());
         entry.node = event.node.clone();
         entry.dry_run = self.config.dry_run;
@@ -164,6 +202,8 @@ impl<'a, C: Cluster> Stepper<'a, C> {
         if !plan.work.is_empty() {
             self.work(&snapshot, &plan.work, connect, deadline, &mut report);
         }
+        // Idle reserved hosts disabled in Nova (crate::reserve).
+        self.keep_reserved(&snapshot, connect, deadline);
         report.plan = plan;
         self.sync();
         Ok(report)
@@ -304,6 +344,7 @@ impl<'a, C: Cluster> Stepper<'a, C> {
         let step_end = deadline.min(Deadline::after(self.config.step_time));
         let mut open: Vec<usize> = (0..active.len()).collect();
         let mut last: BTreeMap<usize, Tally> = BTreeMap::new();
+        let mut rounds = crate::reserve::Rounds::default();
         while !open.is_empty() {
             let mut still = Vec::new();
             for &i in &open {
@@ -313,7 +354,7 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                     host,
                     fence: w.fence,
                 };
-                let tally = match nova.round(&incident, deadline) {
+                let mut tally = match nova.round(&incident, deadline) {
                     Ok(t) => t,
                     Err(e) => {
                         log::warn!("{}: reading its instances from Nova failed: {e}", w.node);
@@ -321,10 +362,13 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                         continue;
                     }
                 };
-                let ids = tally.to_evacuate();
+                // The recovery method: reserved hosts, or the scheduler.
+                let targets =
+                    self.targets(nova, nodes, &incident, &mut tally, &mut rounds, deadline);
+                let ids = targets.ready(&tally);
+                let (to, migrations) = (&targets.hosts, &tally.migrations);
                 if self.config.dry_run {
-                    for e in
-                        nova.evacuate(&incident, &ids, &tally.migrations, &self.history, deadline)
+                    for e in nova.evacuate(&incident, &ids, to, migrations, &self.history, deadline)
                     {
                         log_entry(&w.node, &e);
                     }
@@ -338,11 +382,12 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                     continue;
                 }
                 if !ids.is_empty() {
-                    for e in
-                        nova.evacuate(&incident, &ids, &tally.migrations, &self.history, deadline)
-                    {
-                        log_entry(&w.node, &e);
+                    let entries =
+                        nova.evacuate(&incident, &ids, to, migrations, &self.history, deadline);
+                    for e in &entries {
+                        log_entry(&w.node, e);
                     }
+                    self.taken(&incident, &targets, &entries, &mut rounds, deadline);
                     still.push(i);
                 } else if tally.settled() {
                     self.finish(
@@ -384,6 +429,8 @@ impl<'a, C: Cluster> Stepper<'a, C> {
                 Fate::Landed { host } => ("landed", format!("running on {host}")),
                 Fate::Skipped(why) => ("skipped", format!("not evacuated: {why}")),
                 Fate::Failed(why) => ("failed", format!("evacuation failed: {why}")),
+                Fate::Unplaced(why) if dry => ("unplaced", format!("dry run: would stay: {why}")),
+                Fate::Unplaced(why) => ("unplaced", format!("not evacuated: {why}")),
                 Fate::Gone => ("gone", "deleted during the evacuation".to_owned()),
                 Fate::Evacuate if dry => {
                     ("would-evacuate", "dry run: would be evacuated".to_owned())
@@ -395,27 +442,56 @@ impl<'a, C: Cluster> Stepper<'a, C> {
             e.instance_name = Some(name.clone()).filter(|n| !n.is_empty());
             self.record(e);
         }
-        let failed = tally.failed();
+        let failed = if dry {
+            tally.failed_only()
+        } else {
+            tally.failed()
+        };
         let mut writes = Vec::new();
         let text;
         if failed.is_empty() {
-            let phase = if dry || self.config.on_recovery == OnRecovery::Manual {
+            let segment = node.and_then(|n| n.recovery.segment.as_deref());
+            let phase = if dry || self.config.on_recovery_for(segment) == OnRecovery::Manual {
                 Phase::Done
             } else {
                 Phase::Restoring
             };
             text = if dry {
                 format!(
-                    "dry run: fenced at {}, would have evacuated {} instance(s) ({} skipped); Nova untouched",
+                    "dry run: fenced at {}, would have evacuated {} instance(s) ({} skipped{}); Nova untouched",
                     incident.fence,
                     tally.count_would(),
-                    tally.skipped()
+                    tally.skipped(),
+                    match tally.unplaced() {
+                        0 => String::new(),
+                        n => format!(", {n} not placed on a reserved host"),
+                    }
                 )
             } else if phase == Phase::Done {
+                // Masakari's on_maintenance: the node stays out until the
+                // operator puts it back (crate::maintenance).
+                writes.push(Write::SetMaintenance {
+                    node: incident.node.to_owned(),
+                    text: format!(
+                        "{} evacuated after the fence at {}; nova-compute on {} forced down and disabled until `umha host enable {}`",
+                        nova::now(),
+                        incident.fence,
+                        incident.host,
+                        incident.node
+                    ),
+                });
                 format!(
-                    "evacuated: {}; nova-compute on {} left forced down and disabled (on_recovery=manual)",
+                    "evacuated: {}; nova-compute on {} left forced down and disabled, node under maintenance (on_recovery=manual{})",
                     tally.summary(),
-                    incident.host
+                    incident.host,
+                    if self.config.on_recovery == OnRecovery::Manual {
+                        String::new()
+                    } else {
+                        format!(
+                            ", the default in segment {} whose recovery method uses reserved hosts",
+                            crate::recovery::segment_name(segment)
+                        )
+                    }
                 )
             } else {
                 format!("evacuated: {}", tally.summary())
@@ -442,8 +518,13 @@ impl<'a, C: Cluster> Stepper<'a, C> {
             self.record(e);
             log::info!("{}: {text}", incident.node);
         } else {
+            let what = match (tally.failed_only().len(), tally.unplaced()) {
+                (_, 0) => "evacuation failed for",
+                (0, _) => "no reserved host could take",
+                _ => "evacuation failed, or no reserved host could take,",
+            };
             text = format!(
-                "evacuation failed for {} instance(s) ({}); marker kept, nova-compute stays off this node until an operator decides",
+                "{what} {} instance(s) ({}); marker kept, nova-compute stays off this node until an operator decides",
                 failed.len(),
                 failed
                     .iter()

@@ -496,7 +496,7 @@ pub fn plan(snapshot: &Snapshot, window: Duration, policy: &Policy, dry_run: boo
             None,
             "valve",
             format!(
-                "storage valve tripped: {reason}; nothing is fenced or evacuated until the hold is released (crm_attribute --type crm_config --set-name {} --name {} --delete)",
+                "storage valve tripped: {reason}; nothing is fenced or evacuated until the hold is released (umha release, or crm_attribute --type crm_config --set-name {} --name {} --delete)",
                 record::HOLD_SET,
                 record::HOLD
             ),

@@ -61,6 +61,8 @@ fn config(clouds_yaml: &Path, history: PathBuf) -> Config {
         history_file: history,
         step_time: Duration::from_secs(15),
         storage: Default::default(),
+        recovery: Default::default(),
+        mail: None,
     }
 }
 

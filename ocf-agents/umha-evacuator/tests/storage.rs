@@ -62,6 +62,8 @@ fn config(clouds_yaml: &Path, history: PathBuf) -> Config {
         history_file: history,
         step_time: Duration::from_secs(15),
         storage: Policy::default(),
+        recovery: Default::default(),
+        mail: None,
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::http::{HttpRequest, HttpResponse, percent_encode};
 use super::state::{HostRec, ImageRec, MigRec, ServerRec, State, TokenRec, db_time, iso_z, wall};
-use super::{EvacuateCall, EvacuationOutcome, PROJECT_ID, Route, USER_ID};
+use super::{EvacuateCall, EvacuationOutcome, FakeInventory, PROJECT_ID, Route, USER_ID};
 use crate::microversion::Microversion;
 
 const UNAUTHORIZED: &str = "The request you have made requires authentication.";
@@ -153,6 +153,12 @@ impl State {
                     [_, _, id] => self.show_image(id),
                     _ => self.list_images(req),
                 }
+            }
+            Route::Placement => {
+                if let Err(r) = self.authorize(req, now, false) {
+                    return r;
+                }
+                self.placement(req, &segs)
             }
             Route::Other | Route::Any => {
                 let known = matches!(
@@ -378,6 +384,12 @@ impl State {
                 &["public", "internal"][..],
             ),
             ("image", "glance", base.clone(), &["internal", "public"][..]),
+            (
+                "placement",
+                "placement",
+                format!("{base}/placement"),
+                &["public", "internal"][..],
+            ),
         ] {
             let endpoints: Vec<Value> = interfaces
                 .iter()
@@ -1322,7 +1334,8 @@ impl State {
                         let vcpus_used: u64 = on.iter().map(|s| u64::from(s.flavor.vcpus)).sum();
                         let ram_used: u64 = 512 + on.iter().map(|s| u64::from(s.flavor.ram)).sum::<u64>();
                         let disk_used: u64 = on.iter().map(|s| u64::from(s.flavor.disk)).sum();
-                        let (vcpus, ram, disk) = (8u64, 16384u64, 100u64);
+                        let total = |c: &str| h.inventory.get(c).map_or(0, |i| i.total);
+                        let (vcpus, ram, disk) = (total("VCPU"), total("MEMORY_MB"), total("DISK_GB"));
                         o.insert("vcpus".into(), json!(vcpus));
                         o.insert("memory_mb".into(), json!(ram));
                         o.insert("local_gb".into(), json!(disk));
@@ -1361,6 +1374,105 @@ impl State {
             );
         }
         HttpResponse::json(200, &body)
+    }
+
+    // ------------------------------------------------------------ Placement
+
+    fn placement(&mut self, req: &HttpRequest, segs: &[&str]) -> HttpResponse {
+        let provider = |s: &State, uuid: &str| {
+            s.hosts
+                .iter()
+                .find(|h| h.hypervisor_uuid == uuid)
+                .map(|h| h.name.clone())
+        };
+        let inventory_json = |i: &FakeInventory| {
+            json!({"total": i.total, "reserved": i.reserved, "min_unit": 1, "max_unit": i.total,
+                   "step_size": 1, "allocation_ratio": i.allocation_ratio})
+        };
+        match (req.method.as_str(), segs) {
+            ("GET", ["placement", "resource_providers"]) => {
+                let list: Vec<Value> = self
+                    .hosts
+                    .iter()
+                    .filter(|h| req.param("name").is_none_or(|n| n == h.name))
+                    .filter(|h| req.param("uuid").is_none_or(|u| u == h.hypervisor_uuid))
+                    .map(|h| {
+                        json!({"uuid": h.hypervisor_uuid, "name": h.name, "generation": h.generation,
+                               "links": [{"rel": "self", "href": format!("/placement/resource_providers/{}", h.hypervisor_uuid)}]})
+                    })
+                    .collect();
+                HttpResponse::json(200, &json!({ "resource_providers": list }))
+            }
+            ("GET", ["placement", "resource_providers", uuid, "inventories"]) => {
+                let Some(h) = provider(self, uuid).and_then(|n| self.host(&n)) else {
+                    return placement_error(
+                        404,
+                        &format!("No resource provider with uuid {uuid} found"),
+                    );
+                };
+                let inventories: Map<String, Value> = h
+                    .inventory
+                    .iter()
+                    .map(|(c, i)| (c.clone(), inventory_json(i)))
+                    .collect();
+                HttpResponse::json(
+                    200,
+                    &json!({"inventories": inventories, "resource_provider_generation": h.generation}),
+                )
+            }
+            ("GET", ["placement", "resource_providers", uuid, "usages"]) => {
+                let Some(name) = provider(self, uuid) else {
+                    return placement_error(
+                        404,
+                        &format!("No resource provider with uuid {uuid} found"),
+                    );
+                };
+                let generation = self.host(&name).map_or(0, |h| h.generation);
+                HttpResponse::json(
+                    200,
+                    &json!({"usages": self.usages(&name), "resource_provider_generation": generation}),
+                )
+            }
+            (
+                "PUT",
+                [
+                    "placement",
+                    "resource_providers",
+                    uuid,
+                    "inventories",
+                    class,
+                ],
+            ) => {
+                let Some(name) = provider(self, uuid) else {
+                    return placement_error(
+                        404,
+                        &format!("No resource provider with uuid {uuid} found"),
+                    );
+                };
+                let Some(body) = json_body(req) else {
+                    return placement_error(400, "Malformed JSON");
+                };
+                let generation = self.host(&name).map_or(0, |h| h.generation);
+                if body["resource_provider_generation"].as_i64() != Some(generation) {
+                    return placement_error(409, "resource provider generation conflict");
+                }
+                let Some(total) = body["total"].as_u64().filter(|t| *t > 0) else {
+                    return placement_error(400, "'total' is a required property");
+                };
+                let inv = FakeInventory {
+                    total,
+                    reserved: body["reserved"].as_u64().unwrap_or(0),
+                    allocation_ratio: body["allocation_ratio"].as_f64().unwrap_or(1.0),
+                };
+                self.set_inventory(&name, class, Some(inv));
+                let mut out = inventory_json(&inv);
+                if let Some(o) = out.as_object_mut() {
+                    o.insert("resource_provider_generation".into(), json!(generation + 1));
+                }
+                HttpResponse::json(200, &out)
+            }
+            _ => placement_error(404, "The resource could not be found."),
+        }
     }
 
     // ------------------------------------------------------------ Glance
@@ -1455,6 +1567,16 @@ impl State {
         }
         HttpResponse::json(200, &body)
     }
+}
+
+/// Placement's error body.
+fn placement_error(status: u16, detail: &str) -> HttpResponse {
+    let title = super::http::reason(status);
+    HttpResponse::json(
+        status,
+        &json!({"errors": [{"status": status, "title": title, "detail": detail,
+                            "request_id": "req-00000000-0000-4000-8000-000000000000"}]}),
+    )
 }
 
 fn not_found_instance(id: &str) -> HttpResponse {

@@ -1,6 +1,6 @@
 //! A stateful fake of the lab's cloud (Keystone v3, Nova Zed up to 2.93,
-//! Glance v2) on 127.0.0.1, for component tests of the evacuator and of
-//! this crate. Feature `testing`.
+//! Glance v2, Placement) on 127.0.0.1, for component tests of the evacuator
+//! and of this crate. Feature `testing`.
 //!
 //! It keeps state the way Nova does, so a test exercises the protocol and
 //! not a script: services go down when forced down or when a test kills
@@ -14,6 +14,14 @@
 //! rebuilding (and, by default, leaves it stuck, as the lab saw): every
 //! call is recorded so a test can assert "evacuated exactly once"
 //! ([`FakeCloud::accepted_evacuations`]).
+//!
+//! Every host is a Placement resource provider (its hypervisor's UUID,
+//! named after the host) with `VCPU`, `MEMORY_MB` and `DISK_GB`
+//! inventories ([`FakeCloud::set_inventory`]); its usages are the flavors
+//! of the servers on it. The scheduler, for an evacuation with or without a
+//! requested `host`, only picks an up, enabled host other than the source
+//! with room for the server's flavor; with none, NoValidHost (the server in
+//! ERROR on the source, the migration `error`), as the real conductor does.
 //!
 //! Answers follow the shapes of the captured lab fixtures
 //! (`tests/lab/openstack/fixtures`), field sets by microversion: service
@@ -181,6 +189,55 @@ impl Default for FlavorSpec {
             extra_specs: BTreeMap::new(),
         }
     }
+}
+
+/// One Placement inventory of a host (min_unit and step_size 1, max_unit
+/// the total).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FakeInventory {
+    pub total: u64,
+    pub reserved: u64,
+    pub allocation_ratio: f64,
+}
+
+impl FakeInventory {
+    pub fn new(total: u64) -> Self {
+        Self {
+            total,
+            reserved: 0,
+            allocation_ratio: 1.0,
+        }
+    }
+
+    /// Placement's rule: `(total - reserved) * allocation_ratio`, rounded down.
+    pub fn capacity(&self) -> u64 {
+        (self.total.saturating_sub(self.reserved) as f64 * self.allocation_ratio.max(0.0)).floor()
+            as u64
+    }
+}
+
+/// What a new host has: 8 VCPU at ratio 16, 16 GiB of memory (512 MB
+/// reserved) at ratio 1.5, 100 GB of disk.
+pub fn default_inventory() -> BTreeMap<String, FakeInventory> {
+    BTreeMap::from([
+        (
+            "VCPU".to_owned(),
+            FakeInventory {
+                total: 8,
+                reserved: 0,
+                allocation_ratio: 16.0,
+            },
+        ),
+        (
+            "MEMORY_MB".to_owned(),
+            FakeInventory {
+                total: 16384,
+                reserved: 512,
+                allocation_ratio: 1.5,
+            },
+        ),
+        ("DISK_GB".to_owned(), FakeInventory::new(100)),
+    ])
 }
 
 /// A server to create with [`FakeCloud::add_server`].
@@ -370,6 +427,8 @@ pub enum Route {
     Images,
     /// `GET /v2.1/flavors/detail`.
     Flavors,
+    /// `GET`/`PUT /placement/...` (resource providers, inventories, usages).
+    Placement,
     /// Anything else (answered 404/405).
     Other,
 }
@@ -393,6 +452,7 @@ impl Route {
             }
             ("GET", ["v2", "images"] | ["v2", "images", _]) => Route::Images,
             ("GET", ["v2.1", "flavors", "detail"]) => Route::Flavors,
+            ("GET" | "PUT", ["placement", ..]) => Route::Placement,
             _ => Route::Other,
         }
     }
@@ -588,6 +648,11 @@ impl FakeCloud {
         format!("{}/v2.1", self.base)
     }
 
+    /// Placement: `<url>/placement`.
+    pub fn placement_url(&self) -> String {
+        format!("{}/placement", self.base)
+    }
+
     /// Glance: `<url>` (the catalog lists it without a version, as the lab).
     pub fn image_url(&self) -> String {
         self.base.clone()
@@ -762,6 +827,51 @@ impl FakeCloud {
         });
     }
 
+    // ------------------------------------------------------------ placement
+
+    /// Set one inventory of `host`'s resource provider (bumps its
+    /// generation, as Placement does).
+    pub fn set_inventory(&self, host: &str, class: &str, inventory: FakeInventory) {
+        self.shared
+            .with(|s, _| s.set_inventory(host, class, Some(inventory)));
+    }
+
+    /// Room for exactly `n` servers of `flavor` more on `host` (memory and
+    /// disk at ratio 1, nothing reserved; VCPU as many as memory allows).
+    pub fn set_room_for(&self, host: &str, n: u64, flavor: &FlavorSpec) {
+        self.shared.with(|s, _| {
+            let used = s.usages(host);
+            for (class, per) in [
+                ("VCPU", u64::from(flavor.vcpus)),
+                ("MEMORY_MB", u64::from(flavor.ram)),
+                ("DISK_GB", u64::from(flavor.disk)),
+            ] {
+                let total = used.get(class).copied().unwrap_or(0) + n * per;
+                s.set_inventory(host, class, Some(FakeInventory::new(total)));
+            }
+        });
+    }
+
+    /// `host`'s inventories.
+    pub fn inventory(&self, host: &str) -> BTreeMap<String, FakeInventory> {
+        self.shared.with(|s, _| {
+            s.host(host)
+                .map(|h| h.inventory.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// What the servers on `host` use, per resource class.
+    pub fn usages(&self, host: &str) -> BTreeMap<String, u64> {
+        self.shared.with(|s, _| s.usages(host))
+    }
+
+    /// The UUID of `host`'s resource provider (its hypervisor's).
+    pub fn resource_provider(&self, host: &str) -> Option<String> {
+        self.shared
+            .with(|s, _| s.host(host).map(|h| h.hypervisor_uuid.clone()))
+    }
+
     // ------------------------------------------------------------ evacuation
 
     /// Outcome of the next evacuations of `server_id` (overrides the
@@ -900,6 +1010,11 @@ mod tests {
             Route::ServiceUpdate
         );
         assert_eq!(r("GET", "/v2/images"), Route::Images);
+        assert_eq!(
+            r("GET", "/placement/resource_providers/x/usages"),
+            Route::Placement
+        );
+        assert_eq!(r("POST", "/placement/resource_providers"), Route::Other);
         assert_eq!(r("DELETE", "/v2.1/servers/abc"), Route::Other);
         assert!(Route::Any.matches(Route::Token) && !Route::Server.matches(Route::Servers));
     }

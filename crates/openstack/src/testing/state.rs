@@ -7,8 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::http::{HttpRequest, HttpResponse};
 use super::{
-    EvacuateCall, EvacuationOutcome, FakeCloudConfig, FakeMigration, FakeServer, FakeService,
-    Fault, FlavorSpec, ImageSpec, PROJECT_ID, RequestRecord, Route, ServerSpec, USER_ID,
+    EvacuateCall, EvacuationOutcome, FakeCloudConfig, FakeInventory, FakeMigration, FakeServer,
+    FakeService, Fault, FlavorSpec, ImageSpec, PROJECT_ID, RequestRecord, Route, ServerSpec,
+    USER_ID,
 };
 
 /// Longest request log kept.
@@ -51,6 +52,9 @@ pub(crate) struct HostRec {
     pub noticed: bool,
     /// Last write to the service row.
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Placement: the resource provider's inventories and generation.
+    pub inventory: BTreeMap<String, FakeInventory>,
+    pub generation: i64,
 }
 
 impl HostRec {
@@ -340,8 +344,52 @@ impl State {
             died: None,
             noticed: false,
             updated_at: wall(),
+            inventory: super::default_inventory(),
+            generation: 1,
         });
         uuid
+    }
+
+    /// Set (or with `None` remove) one inventory of `host`.
+    pub fn set_inventory(&mut self, host: &str, class: &str, inventory: Option<FakeInventory>) {
+        if let Some(h) = self.host_mut(host) {
+            match inventory {
+                Some(i) => h.inventory.insert(class.to_owned(), i),
+                None => h.inventory.remove(class),
+            };
+            h.generation += 1;
+        }
+    }
+
+    /// What the servers on `host` use (their flavors), per class.
+    pub fn usages(&self, host: &str) -> BTreeMap<String, u64> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        if let Some(h) = self.host(host) {
+            for class in h.inventory.keys() {
+                out.insert(class.clone(), 0);
+            }
+        }
+        for s in self
+            .servers
+            .iter()
+            .filter(|s| s.host.as_deref() == Some(host))
+        {
+            for (class, amount) in needs(s) {
+                *out.entry(class).or_default() += amount;
+            }
+        }
+        out
+    }
+
+    /// Whether `host` has room for `need` (Placement's rule).
+    fn has_room(&self, host: &HostRec, need: &BTreeMap<String, u64>) -> bool {
+        let used = self.usages(&host.name);
+        need.iter().filter(|(_, a)| **a > 0).all(|(class, amount)| {
+            host.inventory.get(class).is_some_and(|inv| {
+                *amount <= inv.total
+                    && used.get(class).copied().unwrap_or(0) + amount <= inv.capacity()
+            })
+        })
     }
 
     pub fn add_server(&mut self, spec: ServerSpec, now: Instant) -> String {
@@ -576,11 +624,21 @@ impl State {
         self.migrations.iter_mut().find(|m| m.id == id)
     }
 
-    /// The scheduler: an up, enabled host other than `source`, the least
-    /// loaded first (name breaks ties); `requested` must itself qualify.
-    fn schedule(&self, source: &str, requested: Option<&str>, now: Instant) -> Option<String> {
+    /// The scheduler: an up, enabled host other than `source` with room for
+    /// `need`, the least loaded first (name breaks ties); `requested` must
+    /// itself qualify (evacuate with a host from 2.29 without force).
+    fn schedule(
+        &self,
+        source: &str,
+        requested: Option<&str>,
+        need: &BTreeMap<String, u64>,
+        now: Instant,
+    ) -> Option<String> {
         let eligible = |h: &HostRec| {
-            h.name != source && !h.disabled && h.is_up(now, self.cfg.service_down_time)
+            h.name != source
+                && !h.disabled
+                && h.is_up(now, self.cfg.service_down_time)
+                && self.has_room(h, need)
         };
         if let Some(r) = requested {
             return self.host(r).filter(|h| eligible(h)).map(|h| h.name.clone());
@@ -606,7 +664,15 @@ impl State {
     /// Apply every transition due by `now` (all of them when `finish`).
     pub fn advance(&mut self, now: Instant, finish: bool) {
         let total = self.cfg.evacuation_time;
-        for i in 0..self.servers.len() {
+        // The conductor takes requests in the order they came.
+        let mut order: Vec<(i64, usize)> = self
+            .servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.evacuation.as_ref().map(|e| (e.migration_id, i)))
+            .collect();
+        order.sort_unstable();
+        for (_, i) in order {
             let Some(ev) = self.servers.get(i).and_then(|s| s.evacuation.clone()) else {
                 continue;
             };
@@ -620,7 +686,8 @@ impl State {
                 (elapsed.saturating_mul(3) / total.as_nanos().max(1)).min(3)
             };
             if phase >= 1 && ev.dest.is_none() {
-                match self.schedule(&ev.source, ev.requested_host.as_deref(), now) {
+                let need = self.servers.get(i).map(needs).unwrap_or_default();
+                match self.schedule(&ev.source, ev.requested_host.as_deref(), &need, now) {
                     None => {
                         self.no_valid_host(i, &ev);
                         continue;
@@ -705,6 +772,18 @@ impl State {
             m.updated_at = Some(t);
         }
     }
+}
+
+/// What a server allocates: its flavor's VCPU, MEMORY_MB and DISK_GB (no
+/// root disk when booted from a volume).
+pub(crate) fn needs(s: &ServerRec) -> BTreeMap<String, u64> {
+    let f = &s.flavor;
+    let disk = if s.image.is_some() { f.disk } else { 0 };
+    BTreeMap::from([
+        ("VCPU".to_owned(), u64::from(f.vcpus)),
+        ("MEMORY_MB".to_owned(), u64::from(f.ram)),
+        ("DISK_GB".to_owned(), u64::from(disk)),
+    ])
 }
 
 fn snapshot(s: &ServerRec) -> FakeServer {
