@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cib::{Cib, NodeKind, NodeState};
 
+pub mod evac;
 pub mod nova;
 
 /// The lab's default state dir (pid files, logs, BMC power logs).

@@ -1,0 +1,419 @@
+//! Masakari's recovery methods in the joined lab (real Pacemaker, fence_ipmi,
+//! Nova with Placement, the `evacuator` primitive from `up.sh
+//! --with-openstack`): cmp3 is the reserved host, kept disabled in Nova by
+//! the evacuator until cmp1 fails; then cmp1's instances go to cmp3 and
+//! cmp3 stops being reserved. With too little room on cmp3 (its
+//! `MEMORY_MB` allocation ratio cut through Placement, which nova-compute
+//! keeps since the lab pins no ratio), `rh_priority` sends the rest to the
+//! scheduler.
+//!
+//! With `on_recovery` unset, a failed node of a segment whose method uses
+//! reserved hosts stays under maintenance (`umha-maintenance`, nova-compute
+//! forced down and disabled), as Masakari leaves it: the first test checks
+//! that and then puts cmp1 back as `umha host enable` does; the second sets
+//! `on_recovery=enable`, so cmp1 comes back on its own.
+//!
+//! Every test starts and ends with every node online, every nova-compute up
+//! and enabled, no marker, no reserved host, and the evacuator's
+//! parameters and cmp3's Placement inventory as they were.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openstack::{Inventory, NovaId, Placement};
+use umha_common::Deadline;
+use umha_lab_tests::nova::{
+    MarkerGuard, Nova, ServersGuard, evacuate_marker, nova_compute_running, nova_lab,
+    wait_nova_healthy,
+};
+use umha_lab_tests::{Lab, lab_dir, require_lab, run, run_ok, state_dir, wait_for, wait_healthy};
+
+const EVACUATOR: &str = "evacuator";
+const RESERVED: &str = "cmp3";
+const FAILING: &str = "cmp1";
+const RESERVED_ATTR: &str = "umha-reserved";
+const RESERVE_KEPT: &str = "umha-reserved-disabled";
+const MAINTENANCE: &str = "umha-maintenance";
+/// The lab's flavor "1": 64 MB.
+const FLAVOR_RAM: u64 = 64;
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(30))
+}
+
+fn history_file() -> PathBuf {
+    state_dir().join("evacuations.jsonl")
+}
+
+fn history_len() -> usize {
+    std::fs::read_to_string(history_file())
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn history_since(from: usize) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(history_file())
+        .unwrap_or_default()
+        .lines()
+        .skip(from)
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn attr(node: &str, name: &str) -> Option<String> {
+    cib::attr::query_persistent(node, name, deadline()).unwrap_or(None)
+}
+
+fn set_param(name: &str, value: &str) {
+    run_ok(
+        "crm_resource",
+        &[
+            "--resource",
+            EVACUATOR,
+            "--set-parameter",
+            name,
+            "--parameter-value",
+            value,
+        ],
+    );
+}
+
+fn crash(node: &str) {
+    println!("crash of {node}: power cut behind Pacemaker's back");
+    run_ok(&lab_dir().join("power").to_string_lossy(), &[node, "off"]);
+}
+
+/// Placement's view of one host.
+struct Provider {
+    placement: Placement,
+    uuid: String,
+}
+
+impl Provider {
+    fn of(nova: &Nova, host: &str) -> Self {
+        let compute = nova.compute();
+        let uuid = compute
+            .hypervisors(deadline())
+            .unwrap()
+            .into_iter()
+            .find(|h| h.host() == Some(host))
+            .map(|h| match h.id {
+                NovaId::Uuid(u) => u,
+                NovaId::Number(n) => panic!("hypervisor id {n}: the lab's Nova speaks 2.53+"),
+            })
+            .unwrap_or_else(|| panic!("no hypervisor for {host}"));
+        let placement = Placement::connect(compute.shared_session(), deadline()).unwrap();
+        Self { placement, uuid }
+    }
+
+    fn memory(&self) -> (Inventory, i64, u64) {
+        let inv = self.placement.inventories(&self.uuid, deadline()).unwrap();
+        let used = self
+            .placement
+            .usages(&self.uuid, deadline())
+            .unwrap()
+            .get("MEMORY_MB")
+            .copied()
+            .unwrap_or(0);
+        (
+            inv.classes["MEMORY_MB"].clone(),
+            inv.resource_provider_generation,
+            used,
+        )
+    }
+
+    /// Set MEMORY_MB's allocation ratio, retrying when nova-compute's own
+    /// update moved the generation meanwhile.
+    fn set_memory_ratio(&self, ratio: f64) {
+        for attempt in 0..5 {
+            let (mut inv, generation, _) = self.memory();
+            inv.allocation_ratio = ratio;
+            match self.placement.set_inventory(
+                &self.uuid,
+                "MEMORY_MB",
+                generation,
+                &inv,
+                deadline(),
+            ) {
+                Ok(()) => return,
+                Err(e) if e.status() == Some(409) && attempt < 4 => {
+                    println!("generation moved ({e}); again");
+                }
+                Err(e) => panic!("set MEMORY_MB allocation_ratio {ratio}: {e}"),
+            }
+        }
+    }
+}
+
+/// Put `node` back into service as `umha host enable` does
+/// (`umha_evacuator::maintenance::end_maintenance`, which this crate does not
+/// link): un-force its nova-compute once Nova completed the evacuations from
+/// it, wait until it reports up, enable it, then delete `umha-maintenance`.
+fn end_maintenance(nova: &Nova, node: &str) {
+    let compute = nova.compute();
+    wait_for(
+        &format!("nova-compute on {node} un-forced (evacuations from it completed)"),
+        Duration::from_secs(120),
+        || {
+            let svc = nova.compute_service(node)?;
+            if !svc.forced_down {
+                return Ok(());
+            }
+            compute
+                .unforce_down(&svc, deadline())
+                .map_err(|e| e.to_string())
+        },
+    );
+    let (svc, _) = nova.wait_service(node, "up", Duration::from_secs(60), |s| s.is_up());
+    if svc.is_disabled() {
+        compute.enable(&svc, deadline()).unwrap();
+    }
+    cib::attr::delete_persistent(node, MAINTENANCE, deadline()).unwrap();
+}
+
+/// Undo what a test changed, whatever happened: the evacuator's
+/// parameters, cmp3's reserve, its Placement ratio, cmp1's maintenance.
+struct Restore {
+    params: Vec<&'static str>,
+    ratio: Option<(Provider, f64)>,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        for p in &self.params {
+            run(
+                "crm_resource",
+                &["--resource", EVACUATOR, "--delete-parameter", p],
+            );
+        }
+        // Removing the flag hands the host back: the evacuator enables it
+        // and forgets it kept it (wait for that, then make sure).
+        let _ = cib::attr::delete_persistent(RESERVED, RESERVED_ATTR, deadline());
+        let released = (0..60).any(|_| {
+            std::thread::sleep(Duration::from_secs(1));
+            attr(RESERVED, RESERVE_KEPT).is_none()
+        });
+        if !released {
+            println!("cleanup: the evacuator did not release {RESERVED}; doing it here");
+            let _ = cib::attr::delete_persistent(RESERVED, RESERVE_KEPT, deadline());
+        }
+        if let Ok(nova) = Nova::try_connect() {
+            let compute = nova.compute();
+            if let Ok(svc) = compute.compute_service(RESERVED, deadline())
+                && svc.is_disabled()
+                && svc
+                    .disabled_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("umha: reserved host"))
+            {
+                println!("cleanup: enabling {RESERVED} in Nova");
+                let _ = compute.enable(&svc, deadline());
+            }
+        }
+        if let Some((provider, ratio)) = self.ratio.take() {
+            provider.set_memory_ratio(ratio);
+        }
+        if attr(FAILING, MAINTENANCE).is_some()
+            && evacuate_marker(FAILING).is_none()
+            && let Ok(nova) = Nova::try_connect()
+        {
+            println!("cleanup: ending {FAILING}'s maintenance");
+            end_maintenance(&nova, FAILING);
+        }
+        run("crm_resource", &["--cleanup", "--resource", EVACUATOR]);
+    }
+}
+
+fn start(lab: &Lab) -> Option<Nova> {
+    wait_healthy(lab);
+    let nova = nova_lab(lab)?;
+    wait_nova_healthy(lab, &nova);
+    Some(nova)
+}
+
+/// Make cmp3 the reserved host under `method`, and wait until the
+/// evacuator has disabled it in Nova.
+fn reserve(nova: &Nova, method: &str, restore: &mut Restore) {
+    restore.params.push("recovery_method");
+    set_param("recovery_method", method);
+    cib::attr::set_persistent(RESERVED, RESERVED_ATTR, "true", deadline()).unwrap();
+    let kept = wait_for(
+        &format!("the evacuator keeping {RESERVED} in reserve ({RESERVE_KEPT})"),
+        Duration::from_secs(90),
+        || attr(RESERVED, RESERVE_KEPT).ok_or("not yet"),
+    );
+    println!("{RESERVED}: {RESERVE_KEPT}={kept}");
+    let (svc, _) = nova.wait_service(
+        RESERVED,
+        "disabled as a reserved host",
+        Duration::from_secs(30),
+        |s| {
+            s.is_disabled()
+                && s.disabled_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("umha: reserved host"))
+        },
+    );
+    println!("{RESERVED} in Nova: {:?}", svc.disabled_reason);
+}
+
+/// Wait until every instance is ACTIVE off `source`; returns where each is.
+fn wait_evacuated(nova: &Nova, ids: &[String], source: &str) -> BTreeMap<String, String> {
+    wait_for(
+        &format!("{} servers ACTIVE off {source}", ids.len()),
+        Duration::from_secs(240),
+        || {
+            if evacuate_marker(source).is_some() {
+                assert!(
+                    !nova_compute_running(source),
+                    "nova-compute runs on {source} while its evacuation marker is set"
+                );
+            }
+            let mut at = BTreeMap::new();
+            let mut pending = Vec::new();
+            for id in ids {
+                let s = nova.server(id)?;
+                let host = s.host.clone().unwrap_or_default();
+                if s.status != "ACTIVE" || host == source || s.task_state.is_some() {
+                    pending.push(format!("{} {} {host}", s.name, s.status));
+                }
+                at.insert(id.clone(), host);
+            }
+            if pending.is_empty() {
+                Ok(at)
+            } else {
+                Err(pending.join(", "))
+            }
+        },
+    )
+}
+
+fn wait_closed(node: &str) {
+    wait_for(
+        &format!("{node}'s incident closed"),
+        Duration::from_secs(150),
+        || match attr(node, "umha-evac-state") {
+            Some(s) if s.starts_with("done ") => Ok(()),
+            other => Err(format!(
+                "state {other:?}, status {:?}",
+                attr(node, "umha-evac-status")
+            )),
+        },
+    );
+}
+
+fn wait_recovered(nova: &Nova, node: &str) {
+    wait_closed(node);
+    let svc = nova.compute_service(node).unwrap();
+    assert!(
+        svc.is_up() && !svc.forced_down && !svc.is_disabled(),
+        "{svc:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the lab with OpenStack: tests/lab/up.sh --with-openstack"]
+fn reserved_host_takes_the_failed_node_s_instances() {
+    let lab = require_lab();
+    let Some(nova) = start(&lab) else { return };
+    let mut restore = Restore {
+        params: vec![],
+        ratio: None,
+    };
+    reserve(&nova, "reserved_host", &mut restore);
+    let ids = nova.boot_servers(FAILING, 4, "rh-reserved");
+    let _servers = ServersGuard(ids.clone());
+    let _marker = MarkerGuard(FAILING.to_owned());
+    let from = history_len();
+    crash(FAILING);
+    let at = wait_evacuated(&nova, &ids, FAILING);
+    println!("instances now on: {at:?}");
+    assert!(
+        at.values().all(|h| h == RESERVED),
+        "every instance on the reserved host: {at:?}"
+    );
+    for id in &ids {
+        assert_eq!(nova.evacuations(id), 1, "{id} evacuated once");
+    }
+    // on_recovery unset in a reserved_host segment: cmp1 under maintenance.
+    wait_closed(FAILING);
+    let why = attr(FAILING, MAINTENANCE).expect("cmp1 under maintenance");
+    println!("{FAILING}: {MAINTENANCE}={why}");
+    let svc = nova.compute_service(FAILING).unwrap();
+    assert!(svc.forced_down && svc.is_disabled(), "{svc:?}");
+    assert!(
+        attr(FAILING, "umha-evac-status")
+            .unwrap_or_default()
+            .contains("under maintenance"),
+    );
+    end_maintenance(&nova, FAILING);
+    // cmp3 was taken: enabled, no longer reserved.
+    let svc = nova.compute_service(RESERVED).unwrap();
+    assert!(!svc.is_disabled(), "{svc:?}");
+    assert_eq!(attr(RESERVED, RESERVED_ATTR), None);
+    assert_eq!(attr(RESERVED, RESERVE_KEPT), None);
+    let entries = history_since(from);
+    for kind in ["reserve-enable", "reserved-host", "reserve-taken"] {
+        assert!(
+            entries.iter().any(|e| e["event"] == kind),
+            "no {kind} in the history: {entries:?}"
+        );
+    }
+    nova.delete_servers(&ids);
+    drop(restore);
+    wait_healthy(&lab);
+    wait_nova_healthy(&lab, &nova);
+}
+
+#[test]
+#[ignore = "needs the lab with OpenStack: tests/lab/up.sh --with-openstack"]
+fn rh_priority_sends_what_the_full_reserved_host_cannot_take_to_the_scheduler() {
+    let lab = require_lab();
+    let Some(nova) = start(&lab) else { return };
+    let provider = Provider::of(&nova, RESERVED);
+    let (inv, _, used) = provider.memory();
+    let mut restore = Restore {
+        params: vec![],
+        ratio: Some((Provider::of(&nova, RESERVED), inv.allocation_ratio)),
+    };
+    // Room for two of the lab's flavor on cmp3, not three.
+    let base = inv.total.saturating_sub(inv.reserved) as f64;
+    let ratio = (used + 2 * FLAVOR_RAM + FLAVOR_RAM / 2) as f64 / base;
+    provider.set_memory_ratio(ratio);
+    let room = provider.placement.room(&provider.uuid, deadline()).unwrap();
+    println!("{RESERVED}'s room with MEMORY_MB allocation_ratio {ratio}: {room}");
+    assert_eq!(room.free("MEMORY_MB") / FLAVOR_RAM, 2, "{room}");
+    // Set: cmp1 comes back on its own, as in an auto segment.
+    restore.params.push("on_recovery");
+    set_param("on_recovery", "enable");
+    reserve(&nova, "rh_priority", &mut restore);
+    let ids = nova.boot_servers(FAILING, 5, "rh-priority");
+    let _servers = ServersGuard(ids.clone());
+    let _marker = MarkerGuard(FAILING.to_owned());
+    let from = history_len();
+    crash(FAILING);
+    let at = wait_evacuated(&nova, &ids, FAILING);
+    println!("instances now on: {at:?}");
+    let on_reserved = at.values().filter(|h| *h == RESERVED).count();
+    assert_eq!(on_reserved, 2, "two fit on the reserved host: {at:?}");
+    for id in &ids {
+        assert_eq!(nova.evacuations(id), 1, "{id} evacuated once");
+    }
+    let entries = history_since(from);
+    assert!(
+        entries.iter().any(|e| e["event"] == "reserved-host"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("3 instance(s) do not fit"))),
+        "{entries:?}"
+    );
+    wait_recovered(&nova, FAILING);
+    nova.delete_servers(&ids);
+    drop(restore);
+    wait_healthy(&lab);
+    wait_nova_healthy(&lab, &nova);
+}
