@@ -179,8 +179,7 @@ pub fn from_params(params: &Params) -> OcfResult<Config> {
         max_parallel: params.get("max_parallel")?,
         max_attempts,
         instance_timeout: params.get("instance_timeout")?,
-        on_recovery: if params.get::<Option<String>>("on_recovery")?.as_deref() == Some("manual")
-        {
+        on_recovery: if params.get::<Option<String>>("on_recovery")?.as_deref() == Some("manual") {
             OnRecovery::Manual
         } else {
             OnRecovery::Enable

@@ -530,11 +530,9 @@ fn unset_on_recovery_keeps_reserved_host_segments_under_maintenance() {
 fn from_params(pairs: &[(&str, &str)]) -> Config {
     let mut env = vec![("OCF_RESKEY_cloud", "fake")];
     env.extend_from_slice(pairs);
-    let params = agent_core::Params::from_env(
-        umha_evacuator::SPEC.params,
-        &agent_core::testing::env(&env),
-    )
-    .unwrap();
+    let params =
+        agent_core::Params::from_env(umha_evacuator::SPEC.params, &agent_core::testing::env(&env))
+            .unwrap();
     umha_evacuator::config::from_params(&params).unwrap()
 }
 
