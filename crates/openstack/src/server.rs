@@ -256,7 +256,11 @@ impl Server {
 /// How to evacuate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvacuateOptions {
-    /// Target host; `None` lets the scheduler choose (recommended).
+    /// Target host; `None` lets the scheduler choose (recommended). Only
+    /// from compute microversion 2.29, where Nova's scheduler still checks
+    /// the host (room, filters) unless `force`, which this client never
+    /// sends (2.68 dropped it); before 2.29 a named host bypasses every
+    /// check, so [`Compute::evacuate`](crate::Compute::evacuate) refuses it.
     pub host: Option<String>,
     /// Only for microversions before 2.14, where Nova must be told. `false`
     /// (the default) rebuilds from the image; Nova refuses it with a 400 if
@@ -369,6 +373,15 @@ impl Compute {
     /// it as [`Error::Conflict`].
     pub fn evacuate(&self, id: &str, options: &EvacuateOptions, deadline: Deadline) -> Result<()> {
         let what = format!("evacuate server {}", bounded(id, 60));
+        if options.host.is_some() && !self.version().at_least(2, 29) {
+            return Err(Error::VersionNotSupported {
+                what,
+                message: format!(
+                    "evacuating to a named host needs compute microversion 2.29 (before it Nova skips the scheduler's checks of the host); Nova speaks {}",
+                    self.version()
+                ),
+            });
+        }
         let url = self.url(&["servers", id, "action"], &[])?;
         let body = evacuate_body(self.version(), options);
         // The pre-2.14 answer holds a generated adminPass: dropped unread.

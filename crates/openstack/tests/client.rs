@@ -787,6 +787,30 @@ fn evacuate_bodies_follow_the_microversion() {
 }
 
 #[test]
+fn a_named_host_before_2_29_is_refused_unsent() {
+    let fake = evacuation_cloud("2.28");
+    let nova = fake.compute(ComputeOptions::default()).unwrap();
+    let to = EvacuateOptions {
+        host: Some("cmp3".into()),
+        on_shared_storage: false,
+    };
+    let err = nova.evacuate("s1", &to, deadline()).unwrap_err();
+    assert!(
+        matches!(err, openstack::Error::VersionNotSupported { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("2.29"), "{err}");
+    assert!(
+        !fake
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/action")),
+        "nothing sent"
+    );
+}
+
+#[test]
 fn evacuate_refused_while_the_source_is_up() {
     let refusal = fixture("error-400-evacuate-source-up").unwrap_or_else(|| {
         r#"{"badRequest": {"code": 400, "message": "Compute service of cmp1 is still in use."}}"#.into()
