@@ -50,7 +50,16 @@ pub struct History {
 }
 
 pub fn read(path: &Path, filter: &Filter) -> Result<History, CliError> {
-    let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::Invalid(format!(
+                "no evacuation history at {}: the evacuator writes it on the controller where it runs, at its first incident (--file reads another)",
+                path.display()
+            ))
+        } else {
+            CliError::io(path, e)
+        }
+    })?;
     parse(BufReader::new(file), &path.display().to_string(), filter)
 }
 
@@ -98,7 +107,7 @@ impl History {
                     _ => "-".to_owned(),
                 };
                 let mut message = e.message.clone();
-                if e.dry_run {
+                if e.dry_run && !message.starts_with("dry run") {
                     message.insert_str(0, "[dry run] ");
                 }
                 vec![

@@ -8,6 +8,7 @@
 //! - [`admin`]: `umha hold`, `umha release`, `umha host enable`;
 //! - [`simulate`]: `umha simulate`, the evacuator's decision on a captured
 //!   state, with no writes;
+//! - [`nova`]: Nova's services for `status`, and `umha snapshot-nova`;
 //! - [`render`]: text tables and XML, shared by the reports;
 //! - [`cli`]: the arguments, and the completions and man page made from them.
 //!
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod cli;
 pub mod context;
 pub mod history;
+pub mod nova;
 pub mod render;
 pub mod simulate;
 pub mod status;
@@ -51,6 +53,11 @@ pub enum CliError {
     OpenStack(#[from] openstack::Error),
     #[error("refused: {0}")]
     Refused(String),
+    /// Part of the work is done (`done`, printed on standard output) and the
+    /// rest waits for something outside umha (`why`); running the command
+    /// again continues.
+    #[error("not finished: {why}")]
+    NotFinished { done: Vec<String>, why: String },
 }
 
 impl CliError {

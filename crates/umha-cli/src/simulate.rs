@@ -8,7 +8,8 @@
 //! the gate needs for Pacemaker Remote nodes lost without a marker, and
 //! optionally a Nova snapshot: one JSON object with Nova's own
 //! `os-services` and `servers/detail` answers side by side,
-//! `{"services": [...], "servers": [...]}`, as
+//! `{"services": [...], "servers": [...]}`, as `umha snapshot-nova` writes
+//! it ([`crate::nova`]), or, without umha at hand:
 //!
 //! ```text
 //! T=$(openstack token issue -f value -c id); N=$(openstack endpoint list --service compute --interface public -f value -c URL)
@@ -27,8 +28,10 @@ use std::path::Path;
 use cib::FenceHistory;
 use openstack::{Server, Service};
 use serde::Serialize;
-use umha_evacuator::config::Config;
+use umha_evacuator::config::{Config, OnRecovery};
 use umha_evacuator::plan::{self, Plan, Snapshot, Write};
+use umha_evacuator::record::Phase;
+use umha_evacuator::recovery::{self, RecoveryMethod, ReserveAction};
 use umha_evacuator::selection::TagIndex;
 use umha_evacuator::valve::Verdict;
 
@@ -102,6 +105,10 @@ pub struct Simulation {
     pub valve: String,
     pub writes: Vec<String>,
     pub work: Vec<String>,
+    /// Where the instances of each evacuation go and what becomes of the
+    /// failed host after it (segments, reserved hosts, maintenance), and
+    /// the reserved hosts the step would put in or out of reserve.
+    pub recovery: Vec<String>,
     pub fence_requests: Vec<String>,
     pub events: Vec<String>,
     pub alerts: Vec<String>,
@@ -151,8 +158,12 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
         release,
     } = inputs;
     let cib = &state.cib;
+    // Built as the agent builds it (cluster::Pacemaker::snapshot), but for
+    // the storage heartbeats of lost nodes, which only the live shared
+    // directory has.
     let mut snapshot = Snapshot::from_cib(cib, &config.selector, &config.marker, now)
-        .with_storage(cib, &config.storage.attribute);
+        .with_storage(cib, &config.storage.attribute)
+        .with_recovery(cib, &config.recovery);
     let fence_history = history.is_some();
     snapshot.history = history;
     if release {
@@ -190,6 +201,7 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
     };
     let decided: Plan = plan::decide(&snapshot, &config.valve, &config.storage, config.dry_run);
     let instances = nova.map(|nova| candidates(config, &nova, &decided));
+    let recovery = recovery_lines(config, &snapshot, &decided);
     Simulation {
         source: state.source.clone(),
         now,
@@ -205,6 +217,7 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
             .iter()
             .map(|w| format!("{}: {} (fence {})", w.node, w.phase.as_str(), w.fence))
             .collect(),
+        recovery,
         fence_requests: decided.fence_requests.clone(),
         events: decided
             .events
@@ -220,6 +233,78 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
             .collect(),
         instances,
     }
+}
+
+/// The recovery side of the plan, from the CIB alone: for each evacuation
+/// started or continued, its segment's method and reserved hosts (with why
+/// one cannot be taken) and what happens to the host afterwards; then the
+/// reserve work ([`recovery::reserve_actions`]), which a dry run skips.
+/// Placement's room is not in the capture: a reserved host "may take"
+/// instances as far as Pacemaker knows.
+fn recovery_lines(config: &Config, snapshot: &Snapshot, decided: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    let evacuating: BTreeSet<&str> = decided
+        .work
+        .iter()
+        .filter(|w| w.phase == Phase::Evacuating)
+        .map(|w| w.node.as_str())
+        .collect();
+    for node in snapshot
+        .nodes
+        .iter()
+        .filter(|n| evacuating.contains(n.name.as_str()))
+    {
+        let segment = node.recovery.segment.as_deref();
+        let method = config.recovery.method_for(segment);
+        let mut line = format!(
+            "{}: segment {}, recovery_method {method}",
+            node.name,
+            recovery::segment_name(segment)
+        );
+        if method.uses_reserved_hosts() {
+            let hosts = recovery::reserved_hosts(&snapshot.nodes, node);
+            if hosts.is_empty() {
+                line.push_str(match method {
+                    RecoveryMethod::ReservedHost => {
+                        "; no reserved host in the segment: its instances stay where they are"
+                    }
+                    _ => "; no reserved host in the segment: the scheduler places every instance",
+                });
+            } else {
+                let list: Vec<String> = hosts
+                    .iter()
+                    .map(|(n, why)| match why {
+                        None => format!("{} (may take instances)", n.name),
+                        Some(why) => format!("{} (not taken: {why})", n.name),
+                    })
+                    .collect();
+                line.push_str(&format!("; reserved hosts: {}", list.join(", ")));
+            }
+        } else {
+            line.push_str("; the scheduler places every instance");
+        }
+        line.push_str(match config.on_recovery_for(segment) {
+            OnRecovery::Enable => "; afterwards nova-compute is enabled again once it reports up",
+            OnRecovery::Manual => {
+                "; afterwards the host stays under maintenance until `umha host enable`"
+            }
+        });
+        out.push(line);
+    }
+    if !config.dry_run {
+        for action in recovery::reserve_actions(&snapshot.nodes) {
+            out.push(match action {
+                ReserveAction::Keep(n) => format!(
+                    "{n}: flagged reserved: its nova-compute disabled (\"{}\") and kept idle",
+                    recovery::RESERVED_REASON
+                ),
+                ReserveAction::Release(n) => {
+                    format!("{n}: no longer flagged reserved: its nova-compute enabled again")
+                }
+            });
+        }
+    }
+    out
 }
 
 /// The instances of the nodes the plan works on, through the agent's own
@@ -328,6 +413,7 @@ impl Simulation {
         };
         section(&mut out, "CIB writes", &self.writes);
         section(&mut out, "Nova work", &self.work);
+        section(&mut out, "Recovery", &self.recovery);
         section(&mut out, "Fence requests", &self.fence_requests);
         section(&mut out, "Events", &self.events);
         section(&mut out, "Alerts", &self.alerts);
@@ -393,6 +479,7 @@ impl Simulation {
         };
         list(&mut out, "write", &self.writes);
         list(&mut out, "work", &self.work);
+        list(&mut out, "recovery", &self.recovery);
         list(&mut out, "fence-request", &self.fence_requests);
         list(&mut out, "event", &self.events);
         list(&mut out, "alert", &self.alerts);

@@ -8,6 +8,7 @@ use cib::{Node, NodeState};
 use serde::Serialize;
 use umha_evacuator::config::Config;
 use umha_evacuator::record::{self, NodeRecord};
+use umha_evacuator::recovery::NodeRecovery;
 use umha_evacuator::storage::NodeStorage;
 
 use crate::context::State;
@@ -23,6 +24,9 @@ pub struct Status {
     pub hold: Option<String>,
     /// The evacuator primitive's id, if the CIB has one.
     pub evacuator: Option<String>,
+    /// Why the evacuator's parameters in the CIB do not validate (the
+    /// report then uses the defaults).
+    pub config_error: Option<String>,
     pub dry_run: bool,
     pub nova: NovaView,
     pub nodes: Vec<NodeRow>,
@@ -49,9 +53,18 @@ pub struct NodeRow {
     pub marker: Option<String>,
     pub phase: Option<String>,
     pub status: Option<String>,
+    /// Segment, reserved host and maintenance, read as the evacuator reads
+    /// them ([`NodeRecovery`]).
     pub segment: Option<String>,
     pub reserved: bool,
+    /// The evacuator keeps this reserved host disabled in Nova while idle
+    /// (`umha-reserved-disabled`).
+    pub reserve_kept: Option<String>,
     pub maintenance: Option<String>,
+    /// The evacuator's storage episode: when it asked for a fence, and its
+    /// status line (`umha-storage-fence`, `umha-storage-status`).
+    pub storage_fence_requested: Option<i64>,
+    pub storage_status: Option<String>,
 }
 
 /// A nova-compute service as `openstack compute service list` shows it.
@@ -122,6 +135,24 @@ fn storage_text(s: &NodeStorage) -> String {
     }
 }
 
+/// `umha-maintenance` (`<epoch> <reason>`) for people, with the way out.
+fn maintenance_note(node: &str, value: &str) -> String {
+    let (since, reason) = match value.split_once(' ') {
+        Some((t, r)) if record::parse_epoch(t).is_some() => {
+            (record::parse_epoch(t).map(format_epoch), r.trim())
+        }
+        _ => (None, value.trim()),
+    };
+    let mut text = match since {
+        Some(t) => format!("under maintenance since {t}: {reason}"),
+        None => format!("under maintenance: {reason}"),
+    };
+    if !reason.contains("umha host enable") {
+        text.push_str(&format!(" (`umha host enable {node}` once repaired)"));
+    }
+    text
+}
+
 /// The report, Nova's services (by host) already fetched or not.
 pub fn build(
     state: &State,
@@ -138,6 +169,7 @@ pub fn build(
         .filter(|n| config.selector.matches(n))
         .map(|node| {
             let storage = NodeStorage::from_node(node, attribute);
+            let recovery = NodeRecovery::from_node(node, &config.recovery);
             let nova = config
                 .host_map
                 .resolve(&node.name, &hosts)
@@ -169,16 +201,12 @@ pub fn build(
                     .persistent_attribute(record::STATUS)
                     .filter(|v| !v.is_empty())
                     .map(str::to_owned),
-                segment: node
-                    .attribute(&config.recovery.segment_attribute)
-                    .map(str::to_owned),
-                reserved: node
-                    .attribute(&config.recovery.reserved_attribute)
-                    .is_some_and(umha_evacuator::selection::truthy),
-                maintenance: node
-                    .persistent_attribute(umha_evacuator::recovery::MAINTENANCE)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned),
+                segment: recovery.segment,
+                reserved: recovery.reserved,
+                reserve_kept: recovery.reserve_kept,
+                maintenance: recovery.maintenance,
+                storage_fence_requested: storage.fence_requested,
+                storage_status: storage.status.clone(),
             }
         })
         .collect();
@@ -191,6 +219,7 @@ pub fn build(
             .filter(|v| !v.is_empty())
             .map(str::to_owned),
         evacuator: state.evacuator.as_ref().map(|e| e.id.clone()),
+        config_error: None,
         dry_run: config.dry_run,
         nova,
         nodes,
@@ -220,6 +249,11 @@ impl Status {
             Some(id) => format!("Evacuator: {id}\n"),
             None => "Evacuator: none configured (defaults shown)\n".to_owned(),
         });
+        if let Some(e) = &self.config_error {
+            out.push_str(&format!(
+                "  INVALID PARAMETERS: {e}\n  (the agent refuses to start with them; defaults shown)\n"
+            ));
+        }
         out.push_str(&match &self.hold {
             Some(h) => {
                 format!("Valve: HELD: {h}\n  (umha release, once the cause is understood)\n")
@@ -240,8 +274,13 @@ impl Status {
                 if let Some(s) = &n.segment {
                     flags.push(format!("segment={s}"));
                 }
-                if n.reserved {
-                    flags.push("reserved".to_owned());
+                match (n.reserved, n.reserve_kept.is_some()) {
+                    (true, true) => flags.push("reserved(idle)".to_owned()),
+                    (true, false) => flags.push("reserved".to_owned()),
+                    // Kept disabled by the evacuator, flag since removed:
+                    // the next step enables it again.
+                    (false, true) => flags.push("reserve-ending".to_owned()),
+                    (false, false) => {}
                 }
                 if n.maintenance.is_some() {
                     flags.push("MAINTENANCE".to_owned());
@@ -281,14 +320,21 @@ impl Status {
                 if let Some(s) = &n.status {
                     lines.push(format!("  {}: {s}", n.name));
                 }
-                if let Some(m) = &n.maintenance {
+                if let Some(t) = n.storage_fence_requested {
                     lines.push(format!(
-                        "  {}: maintenance: {m} (umha host enable {})",
-                        n.name, n.name
+                        "  {}: fence requested for its storage at {}",
+                        n.name,
+                        format_epoch(t)
                     ));
                 }
+                if let Some(s) = &n.storage_status {
+                    lines.push(format!("  {}: storage: {s}", n.name));
+                }
+                if let Some(m) = &n.maintenance {
+                    lines.push(format!("  {}: {}", n.name, maintenance_note(&n.name, m)));
+                }
                 if let Some(r) = n.nova.as_ref().and_then(|s| s.disabled_reason.as_ref()) {
-                    lines.push(format!("  {}: nova disabled: {r}", n.name));
+                    lines.push(format!("  {}: nova-compute disabled: {r}", n.name));
                 }
                 lines
             })
@@ -320,6 +366,7 @@ impl Status {
                 ("quorum", yes(self.quorum)),
                 ("dc", self.dc.clone()),
                 ("evacuator", self.evacuator.clone()),
+                ("config-error", self.config_error.clone()),
                 ("dry-run", yes(self.dry_run)),
             ],
         ));
@@ -354,9 +401,23 @@ impl Status {
                     ("storage-detail", n.storage_detail.clone()),
                     ("segment", n.segment.clone()),
                     ("reserved", yes(n.reserved)),
+                    ("reserve-kept", n.reserve_kept.clone()),
                     ("maintenance", n.maintenance.clone()),
                 ],
             ));
+            if n.storage_fence_requested.is_some() || n.storage_status.is_some() {
+                out.push_str(&xml_empty(
+                    3,
+                    "storage-episode",
+                    &[
+                        (
+                            "fence-requested",
+                            n.storage_fence_requested.map(|t| t.to_string()),
+                        ),
+                        ("status", n.storage_status.clone()),
+                    ],
+                ));
+            }
             if let Some(s) = &n.nova {
                 out.push_str(&xml_empty(
                     3,
@@ -384,5 +445,26 @@ impl Status {
         out.push_str(&xml_close(1, "nodes"));
         out.push_str(&xml_close(0, "umha"));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintenance_notes_say_since_when_and_the_way_out() {
+        assert_eq!(
+            maintenance_note("cmp3", "1795316900 repair the PSU"),
+            "under maintenance since 2026-11-22T03:08:20Z: repair the PSU (`umha host enable cmp3` once repaired)"
+        );
+        assert_eq!(
+            maintenance_note("cmp3", "1795316900 x until `umha host enable cmp3`"),
+            "under maintenance since 2026-11-22T03:08:20Z: x until `umha host enable cmp3`"
+        );
+        assert_eq!(
+            maintenance_note("cmp3", "by hand"),
+            "under maintenance: by hand (`umha host enable cmp3` once repaired)"
+        );
     }
 }

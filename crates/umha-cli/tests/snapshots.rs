@@ -75,6 +75,7 @@ const STATES: &[&str] = &[
     "recovered",
     "quorum-lost",
     "attributes",
+    "recovery",
 ];
 
 #[test]
@@ -105,6 +106,17 @@ fn simulate(state: &str, history: bool, params: &[(&str, &str)], format: Format)
     simulate_at(state, history, false, NOW, params, format)
 }
 
+/// The fence history captured with a state's CIB. `recovery` is derived
+/// from fenced-off (tests/fixtures/recovery-cib.cmd).
+fn history_of(state: &str) -> PathBuf {
+    let state = if state == "recovery" {
+        "fenced-off"
+    } else {
+        state
+    };
+    fixture(&format!("{state}-fence-history.xml"))
+}
+
 fn simulate_at(
     state: &str,
     history: bool,
@@ -113,7 +125,7 @@ fn simulate_at(
     params: &[(&str, &str)],
     format: Format,
 ) -> String {
-    let history_file = fixture(&format!("{state}-fence-history.xml"));
+    let history_file = history_of(state);
     let nova_file = fixture(&format!("{state}-nova.json"));
     let out = run(Command::Simulate {
         cib: fixture(&format!("{state}-cib.xml")),
@@ -167,6 +179,44 @@ fn simulate_on_captured_states() {
     check(
         "simulate-held.txt",
         &simulate_at("held", true, false, HELD_NOW, &[], Format::Text),
+    );
+    // The captured fence histories without a CIB of their own, with the
+    // CIB of the cluster they were taken from. The failed, pending and
+    // timed-out fences of cmp3 left it up (their .cmd), so the cluster
+    // looked as in recovered-cib.xml, captured 2 s before the first; and
+    // the timed-out fence's history is the history at quorum-lost-cib.xml's
+    // capture 5 s later (nothing was fenced in between).
+    for (name, cib, history) in [
+        ("fence-failed", "recovered", "fence-failed"),
+        ("fence-pending", "recovered", "fence-pending"),
+        ("quorum-lost-fence-timeout", "quorum-lost", "fence-timeout"),
+    ] {
+        let out = run(Command::Simulate {
+            cib: fixture(&format!("{cib}-cib.xml")),
+            fence_history: Some(fixture(&format!("{history}-fence-history.xml"))),
+            nova: None,
+            now: Some(NOW.to_owned()),
+            release: false,
+            params: vec![],
+            output_as: Format::Text,
+        })
+        .unwrap();
+        check(&format!("simulate-{name}.txt"), &relative(&out));
+    }
+    // reserved_host with no reserved host to take (the flag read under
+    // another name): the instances stay; and cmp2, kept idle as a reserved
+    // host but no longer flagged under that name, is put back into service.
+    check(
+        "simulate-recovery-reserved-host-none.txt",
+        &simulate(
+            "recovery",
+            true,
+            &[
+                ("recovery_method", "reserved_host"),
+                ("reserved_attribute", "no-such-attribute"),
+            ],
+            Format::Text,
+        ),
     );
     let xml = simulate("fenced-off", true, &[], Format::Xml);
     roxmltree::Document::parse(&xml).unwrap();
