@@ -3,8 +3,9 @@
 //! those as environment variables), so an administrator learns them once.
 //!
 //! Secrets are never settings: the SMTP password is read from a file
-//! (`smtp_password_file`, root-only), as fence agents read theirs from a
-//! script, so it never shows in the CIB, `ps`, or a log.
+//! (`smtp_password_file`, readable only by the agent's user: root for the
+//! evacuator, hacluster for umha-alert), as fence agents read theirs from
+//! a script, so it never shows in the CIB, `ps`, or a log.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +13,22 @@ use std::time::Duration;
 use agent_core::value::{parse_duration, parse_list};
 
 use crate::AlertError;
+
+/// Every setting's name, as OCF parameter and alert instance attribute.
+pub const SETTINGS: &[&str] = &[
+    "mail_to",
+    "mail_from",
+    "smtp_server",
+    "smtp_tls",
+    "smtp_user",
+    "smtp_password_file",
+    "smtp_ca_file",
+    "smtp_tls_verify",
+    "mail_subject_prefix",
+    "send_interval",
+    "mail_batch_delay",
+    "mail_spool",
+];
 
 pub const DEFAULT_SPOOL: &str = "/var/lib/umha/mail-spool";
 pub const DEFAULT_SUBJECT_PREFIX: &str = "[umha]";

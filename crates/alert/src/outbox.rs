@@ -46,7 +46,7 @@ impl Outbox {
     }
 
     pub fn submit(&self, event: &Event) -> Result<(), AlertError> {
-        self.spool.lock()?.add(event)
+        self.spool.add(event)
     }
 
     /// When the pending events may go out, if any are pending.
@@ -57,11 +57,14 @@ impl Outbox {
     }
 
     fn due_for(&self, oldest: Option<i64>, bad: usize, last_sent: Option<i64>) -> Option<i64> {
-        let oldest = match (oldest, bad) {
-            (Some(t), _) => t,
-            // Only unreadable entries: report them once, at the next interval.
-            (None, 0) => return None,
-            (None, _) => last_sent.unwrap_or(0),
+        let oldest = match (oldest, bad, last_sent) {
+            (Some(t), _, _) => t,
+            // Only unreadable entries: every mail mentions them, so on their
+            // own they make a mail only when none ever went out. Saying
+            // "nothing due" here (not in flush alone) keeps a flusher that
+            // asks `due` from looping on them.
+            (None, 0, _) | (None, _, Some(_)) => return None,
+            (None, _, None) => 0,
         };
         let delay = secs(self.config.batch_delay);
         let interval = secs(self.config.send_interval);
@@ -94,12 +97,6 @@ impl Outbox {
         let Some(due) = self.due_for(events.first().map(|e| e.1.time), bad, last) else {
             return Ok(Flushed::Nothing);
         };
-        if events.is_empty()
-            && last.is_some_and(|t| t >= due.saturating_sub(secs(self.config.send_interval)))
-        {
-            // Unreadable entries already reported since the last mail.
-            return Ok(Flushed::Nothing);
-        }
         if now < due && !force {
             return Ok(Flushed::NotYet(due));
         }
@@ -289,6 +286,41 @@ mod tests {
         assert!(o.flush(100, &failing).is_err());
         let r = Recorder::default();
         assert_eq!(o.flush(101, &r).unwrap(), Flushed::Sent(1));
+    }
+
+    /// A flush holds the lock for a whole SMTP conversation; an alert
+    /// agent submitting meanwhile must not wait for it.
+    #[test]
+    fn submitting_does_not_wait_for_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = outbox(dir.path());
+        let held = o.spool.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = dir.path().to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(outbox(&path).submit(&ev(0, 1)).is_ok());
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+        drop(held);
+        let r = Recorder::default();
+        assert_eq!(o.flush(100, &r).unwrap(), Flushed::Sent(1));
+    }
+
+    /// Unreadable entries alone: one mail when none went out yet, then
+    /// nothing due, so a flusher asking `due` does not spin on them.
+    #[test]
+    fn unreadable_entries_alone_are_mailed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = outbox(dir.path());
+        std::fs::write(dir.path().join("pending/x.json"), "garbage").unwrap();
+        let r = Recorder::default();
+        assert_eq!(o.flush(100, &r).unwrap(), Flushed::Sent(0));
+        assert!(r.mails.borrow()[0].0.contains("unreadable"));
+        assert_eq!(o.due().unwrap(), None);
+        assert_eq!(o.flush(100_000, &r).unwrap(), Flushed::Nothing);
+        o.submit(&ev(200_000, 1)).unwrap();
+        assert_eq!(o.flush(200_010, &r).unwrap(), Flushed::Sent(1));
+        assert!(r.mails.borrow()[1].1.contains("could not be read"));
     }
 
     #[test]

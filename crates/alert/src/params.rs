@@ -37,8 +37,9 @@ pub const SMTP_USER: ParamSpec = ParamSpec::string(
 pub const SMTP_PASSWORD_FILE: ParamSpec = ParamSpec::string(
     "smtp_password_file",
     "File with the SMTP password",
-    "A root-only file whose first line is the SMTP password. The password itself is never a \
-parameter, so it never shows in the CIB, ps or the logs.",
+    "A file whose first line is the SMTP password, readable only by the agent's user: root \
+for the evacuator, hacluster for umha-alert (root:haclient 0640). The password itself is never \
+a parameter, so it never shows in the CIB, ps or the logs.",
 );
 pub const SMTP_CA_FILE: ParamSpec = ParamSpec::string(
     "smtp_ca_file",
@@ -80,3 +81,36 @@ umha-alert, which Pacemaker runs as hacluster, uses /var/lib/pacemaker/umha-aler
 unless its mail_spool is set.",
 )
 .default("/var/lib/umha/mail-spool");
+
+/// Every mail parameter, in the order the evacuator lists them (for man
+/// pages and checks; a `&'static [ParamSpec]` literal cannot splice a
+/// slice, so agents name the constants one by one).
+pub const ALL: &[ParamSpec] = &[
+    MAIL_TO,
+    MAIL_FROM,
+    SMTP_SERVER,
+    SMTP_TLS,
+    SMTP_USER,
+    SMTP_PASSWORD_FILE,
+    SMTP_CA_FILE,
+    SMTP_TLS_VERIFY,
+    MAIL_SUBJECT_PREFIX,
+    SEND_INTERVAL,
+    MAIL_BATCH_DELAY,
+    MAIL_SPOOL,
+];
+
+#[cfg(test)]
+mod tests {
+    /// The metadata documents exactly the settings the parser reads.
+    #[test]
+    fn documented_names_are_the_parsed_ones() {
+        let names: Vec<&str> = super::ALL.iter().map(|p| p.name).collect();
+        assert_eq!(names, crate::config::SETTINGS);
+        for p in super::ALL {
+            if let Some(d) = p.default_value() {
+                p.check(d).unwrap();
+            }
+        }
+    }
+}

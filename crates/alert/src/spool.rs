@@ -3,7 +3,11 @@
 //! One file per event under `pending/`, written to a temporary name, synced
 //! and renamed, so a crash leaves either the whole event or none. Several
 //! processes share the spool (one `umha-alert` per Pacemaker event, the
-//! evacuator's monitor): every read-modify-write holds `lock` with flock.
+//! evacuator's monitor): reading, sending and removing hold `lock` with
+//! flock; adding does not, because a flush may hold the lock for a whole
+//! SMTP conversation and an alert agent must not wait that long (Pacemaker
+//! kills it at the alert timeout, and the event would be lost). A new file
+//! appears whole (rename) and a flush removes only the files it listed.
 //! A file that does not parse is renamed `*.bad` and reported in the next
 //! mail, never silently dropped.
 
@@ -85,6 +89,19 @@ impl Spool {
         &self.dir
     }
 
+    /// Spools one event without the lock (see the module's doc).
+    pub fn add(&self, event: &Event) -> Result<(), AlertError> {
+        let name = format!(
+            "{:012}-{}-{}.json",
+            event.time.max(0),
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = self.dir.join("pending").join(name);
+        let data = serde_json::to_vec(event).map_err(|e| AlertError::spool(&path, e.into()))?;
+        write_synced(&path, &data).map_err(|e| AlertError::spool(&path, e))
+    }
+
     pub fn lock(&self) -> Result<Locked<'_>, AlertError> {
         let path = self.dir.join("lock");
         let file = OpenOptions::new()
@@ -103,7 +120,7 @@ impl Spool {
     }
 }
 
-fn write_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = OpenOptions::new()
         .create(true)
@@ -123,18 +140,6 @@ fn write_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
 impl Locked<'_> {
     fn pending_dir(&self) -> PathBuf {
         self.spool.dir.join("pending")
-    }
-
-    pub fn add(&self, event: &Event) -> Result<(), AlertError> {
-        let name = format!(
-            "{:012}-{}-{}.json",
-            event.time.max(0),
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = self.pending_dir().join(name);
-        let data = serde_json::to_vec(event).map_err(|e| AlertError::spool(&path, e.into()))?;
-        write_synced(&path, &data).map_err(|e| AlertError::spool(&path, e))
     }
 
     /// The pending events, oldest first, and how many files were unreadable
@@ -233,9 +238,9 @@ mod tests {
     fn events_survive_in_order_and_bad_files_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path()).unwrap();
+        spool.add(&event(20, "b")).unwrap();
+        spool.add(&event(10, "a")).unwrap();
         let l = spool.lock().unwrap();
-        l.add(&event(20, "b")).unwrap();
-        l.add(&event(10, "a")).unwrap();
         fs::write(dir.path().join("pending/junk.json"), "{not json").unwrap();
         let (events, bad) = l.pending().unwrap();
         assert_eq!(bad, 1);
