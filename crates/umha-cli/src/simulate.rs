@@ -292,7 +292,9 @@ fn recovery_lines(config: &Config, snapshot: &Snapshot, decided: &Plan) -> Vec<S
         out.push(line);
     }
     if !config.dry_run {
-        for action in recovery::reserve_actions(&snapshot.nodes) {
+        // As the evacuator judges it: after the plan's writes.
+        let after = snapshot.after(&decided.writes);
+        for action in recovery::reserve_actions(&after.nodes) {
             out.push(match action {
                 ReserveAction::Keep(n) => format!(
                     "{n}: flagged reserved: its nova-compute disabled (\"{}\") and kept idle",

@@ -210,51 +210,7 @@ impl Cluster for Memory {
 
     fn apply(&self, _config: &Config, write: &Write, _deadline: Deadline) -> Result<(), CibError> {
         Self::lock(&self.writes).push(write.clone());
-        let mut s = Self::lock(&self.state);
-        let node = match write {
-            Write::SetHold { text } => {
-                s.hold = Some(text.clone());
-                return Ok(());
-            }
-            Write::SetMarker { node, .. }
-            | Write::ClearMarker { node }
-            | Write::SetHandled { node, .. }
-            | Write::SetRecord { node, .. }
-            | Write::SetStatus { node, .. }
-            | Write::SetFenceRequest { node, .. }
-            | Write::SetStorageStatus { node, .. }
-            | Write::ClearStorage { node }
-            | Write::ClearReserved { node }
-            | Write::SetReserveKept { node, .. }
-            | Write::ClearReserveKept { node }
-            | Write::SetMaintenance { node, .. }
-            | Write::ClearMaintenance { node } => node,
-        };
-        let Some(n) = s.nodes.iter_mut().find(|n| &n.name == node) else {
-            return Ok(());
-        };
-        match write {
-            Write::SetMarker { fence, .. } => n.marker = Some(fence.to_string()),
-            Write::ClearMarker { .. } => n.marker = None,
-            Write::SetHandled { fence, .. } => n.handled = Some(*fence),
-            Write::SetRecord { record, .. } => n.record = Some(*record),
-            Write::SetStatus { text, .. } => n.status = Some(text.clone()),
-            Write::SetFenceRequest { at, .. } => n.storage.fence_requested = Some(*at),
-            Write::SetStorageStatus { text, .. } => n.storage.status = Some(text.clone()),
-            Write::ClearStorage { .. } => {
-                n.storage.fence_requested = None;
-                n.storage.status = None;
-            }
-            Write::ClearReserved { .. } => {
-                n.recovery.reserved = false;
-                n.recovery.reserve_kept = None;
-            }
-            Write::SetReserveKept { text, .. } => n.recovery.reserve_kept = Some(text.clone()),
-            Write::ClearReserveKept { .. } => n.recovery.reserve_kept = None,
-            Write::SetMaintenance { text, .. } => n.recovery.maintenance = Some(text.clone()),
-            Write::ClearMaintenance { .. } => n.recovery.maintenance = None,
-            Write::SetHold { .. } => {}
-        }
+        Self::lock(&self.state).apply(write);
         Ok(())
     }
 }

@@ -185,6 +185,65 @@ impl Snapshot {
                 .all(|n| n.record.is_none_or(|r| r.phase != Phase::Restoring))
             && self.nodes.iter().all(|n| n.storage.is_calm())
     }
+
+    /// The snapshot as the CIB will read once `writes` are in.
+    pub fn after(&self, writes: &[Write]) -> Self {
+        let mut s = self.clone();
+        for w in writes {
+            s.apply(w);
+        }
+        s
+    }
+
+    /// `write` as the CIB will show it, so that what a step does after its
+    /// plan's writes sees them (a marker written from the fence history
+    /// makes its segment busy at once, for instance).
+    pub fn apply(&mut self, write: &Write) {
+        let node = match write {
+            Write::SetHold { text } => {
+                self.hold = Some(text.clone());
+                return;
+            }
+            Write::SetMarker { node, .. }
+            | Write::ClearMarker { node }
+            | Write::SetHandled { node, .. }
+            | Write::SetRecord { node, .. }
+            | Write::SetStatus { node, .. }
+            | Write::SetFenceRequest { node, .. }
+            | Write::SetStorageStatus { node, .. }
+            | Write::ClearStorage { node }
+            | Write::ClearReserved { node }
+            | Write::SetReserveKept { node, .. }
+            | Write::ClearReserveKept { node }
+            | Write::SetMaintenance { node, .. }
+            | Write::ClearMaintenance { node } => node,
+        };
+        let Some(n) = self.nodes.iter_mut().find(|n| &n.name == node) else {
+            return;
+        };
+        match write {
+            Write::SetMarker { fence, .. } => n.marker = Some(fence.to_string()),
+            Write::ClearMarker { .. } => n.marker = None,
+            Write::SetHandled { fence, .. } => n.handled = Some(*fence),
+            Write::SetRecord { record, .. } => n.record = Some(*record),
+            Write::SetStatus { text, .. } => n.status = Some(text.clone()),
+            Write::SetFenceRequest { at, .. } => n.storage.fence_requested = Some(*at),
+            Write::SetStorageStatus { text, .. } => n.storage.status = Some(text.clone()),
+            Write::ClearStorage { .. } => {
+                n.storage.fence_requested = None;
+                n.storage.status = None;
+            }
+            Write::ClearReserved { .. } => {
+                n.recovery.reserved = false;
+                n.recovery.reserve_kept = None;
+            }
+            Write::SetReserveKept { text, .. } => n.recovery.reserve_kept = Some(text.clone()),
+            Write::ClearReserveKept { .. } => n.recovery.reserve_kept = None,
+            Write::SetMaintenance { text, .. } => n.recovery.maintenance = Some(text.clone()),
+            Write::ClearMaintenance { .. } => n.recovery.maintenance = None,
+            Write::SetHold { .. } => {}
+        }
+    }
 }
 
 /// A change to the CIB.

@@ -370,8 +370,10 @@ pub enum ReserveAction {
 
 /// The reserve's due work, from the CIB alone, so that a quiet cluster
 /// never asks Nova. Only for online nodes without an open evacuation or
-/// maintenance, and nothing in a segment where an evacuation is open (its
-/// reserved hosts may be being taken right now).
+/// maintenance. No host is put into reserve in a segment where an
+/// evacuation is open (its reserved hosts may be being taken right now);
+/// a host the operator unflagged is given back at once, as no evacuation
+/// counts on it and its room helps the scheduler.
 pub fn reserve_actions(nodes: &[ComputeNode]) -> Vec<ReserveAction> {
     let busy: BTreeSet<Option<&str>> = nodes
         .iter()
@@ -382,10 +384,11 @@ pub fn reserve_actions(nodes: &[ComputeNode]) -> Vec<ReserveAction> {
     nodes
         .iter()
         .filter(|n| unavailable(n).is_none())
-        .filter(|n| !busy.contains(&n.recovery.segment.as_deref()))
         .filter_map(
             |n| match (n.recovery.reserved, n.recovery.reserve_kept.is_some()) {
-                (true, false) => Some(ReserveAction::Keep(n.name.clone())),
+                (true, false) if !busy.contains(&n.recovery.segment.as_deref()) => {
+                    Some(ReserveAction::Keep(n.name.clone()))
+                }
                 (false, true) => Some(ReserveAction::Release(n.name.clone())),
                 _ => None,
             },
@@ -606,6 +609,14 @@ mod tests {
         assert_eq!(
             reserve_actions(&nodes),
             [ReserveAction::Release("cmp5".into())]
+        );
+        // A host unflagged in the busy segment is given back all the same.
+        let mut unflagged = released.clone();
+        unflagged.name = "cmp7".into();
+        unflagged.recovery.segment = Some("az1".into());
+        assert_eq!(
+            reserve_actions(&[unflagged, failing.clone()]),
+            [ReserveAction::Release("cmp7".into())]
         );
         // ... unless it failed (the operator decides; that may take days).
         failing.record = Some(NodeRecord {

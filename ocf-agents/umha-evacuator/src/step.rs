@@ -202,8 +202,11 @@ impl<'a, C: Cluster> Stepper<'a, C> {
         if !plan.work.is_empty() {
             self.work(&snapshot, &plan.work, connect, deadline, &mut report);
         }
-        // Idle reserved hosts disabled in Nova (crate::reserve).
-        self.keep_reserved(&snapshot, connect, deadline);
+        // Idle reserved hosts disabled in Nova (crate::reserve), judged on
+        // the CIB as this step's plan left it: a marker it wrote makes the
+        // segment busy, so a reserved host it may have just taken is not
+        // put back into reserve in the same step.
+        self.keep_reserved(&snapshot.after(&plan.writes), connect, deadline);
         report.plan = plan;
         self.sync();
         Ok(report)
