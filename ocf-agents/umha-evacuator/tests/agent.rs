@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use agent_core::OcfStatus;
 use agent_core::testing::run_action;
 use openstack::testing::FakeCloud;
@@ -11,35 +13,13 @@ use umha_evacuator::cluster::Memory;
 use umha_evacuator::plan::Snapshot;
 
 fn agent() -> Evacuator<Memory> {
-    Evacuator::with(Memory::new(Snapshot {
-        version: cib::CibVersion::default(),
-        now: 0,
-        quorum: true,
-        nodes: Vec::new(),
-        hold: None,
-        history: None,
-    }))
+    Evacuator::with(common::memory(Vec::new()))
 }
 
 fn validate(yaml: &str, dir: &tempfile::TempDir) -> agent_core::Outcome {
     let path = dir.path().join("clouds.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let rsctmp = dir.path().join("rsc");
-    std::fs::create_dir_all(&rsctmp).unwrap();
-    run_action(
-        &agent(),
-        "validate-all",
-        &[
-            ("OCF_ROOT", "/usr/lib/ocf"),
-            ("HA_RSCTMP", rsctmp.to_str().unwrap()),
-            ("OCF_RESOURCE_INSTANCE", "evacuator"),
-            ("OCF_RESKEY_CRM_meta_on_node", "ctl1"),
-            ("OCF_RESKEY_CRM_meta_timeout", "20000"),
-            ("OCF_RESKEY_cloud", "fake"),
-            ("OCF_RESKEY_clouds_yaml", path.to_str().unwrap()),
-            ("HA_LOGFACILITY", "none"),
-        ],
-    )
+    common::validate_all(&path, dir.path(), &[])
 }
 
 #[test]

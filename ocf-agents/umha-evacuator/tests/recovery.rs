@@ -6,71 +6,22 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
-use openstack::testing::{FakeCloud, FlavorSpec, Route, ServerSpec};
+use openstack::testing::{FlavorSpec, Route};
 use umha_common::Deadline;
-use umha_evacuator::cluster::Memory;
 use umha_evacuator::config::{Config, OnRecovery};
-use umha_evacuator::history::History;
-use umha_evacuator::hostmap::HostMap;
 use umha_evacuator::maintenance::{self, MaintenanceError};
-use umha_evacuator::plan::{ComputeNode, Selector, Snapshot};
+use umha_evacuator::plan::{ComputeNode, Write};
 use umha_evacuator::record::Phase;
 use umha_evacuator::recovery::{Policy, RecoveryMethod};
-use umha_evacuator::selection::{Mode, Selection};
-use umha_evacuator::step::{Report, Stepper};
-use umha_evacuator::valve::Valve;
+use umha_evacuator::selection::Mode;
+
+use common::Rig;
 
 const RESERVED: &str = "cmp3";
-
-struct Rig {
-    cloud: FakeCloud,
-    dir: tempfile::TempDir,
-    cluster: Memory,
-    config: Config,
-    servers: Vec<String>,
-}
-
-fn config(clouds_yaml: &Path, dir: &Path, method: RecoveryMethod) -> Config {
-    Config {
-        cloud: "fake".into(),
-        clouds_yaml: Some(clouds_yaml.to_owned()),
-        selector: Selector::Remote,
-        host_map: HostMap::default(),
-        marker: "umha-evacuate".into(),
-        valve: Valve {
-            max_failed_hosts: 6,
-            max_failed_ratio: 0.6,
-            window: Duration::from_secs(600),
-        },
-        selection: Selection {
-            mode: Mode::All,
-            evacuate_error: false,
-            evacuate_local_disk: true,
-            exclude: BTreeSet::new(),
-        },
-        max_parallel: 2,
-        max_attempts: 3,
-        instance_timeout: Duration::from_secs(60),
-        on_recovery: OnRecovery::Enable,
-        dry_run: false,
-        history_file: dir.join("history.jsonl"),
-        step_time: Duration::from_secs(15),
-        storage: Default::default(),
-        // As with on_recovery=enable set: the default's maintenance in
-        // reserved-host segments has its own test.
-        recovery: Policy {
-            method: RecoveryMethod::Auto,
-            segments: [("az1".to_owned(), method)].into(),
-            maintain_reserved_segments: false,
-            ..Policy::default()
-        },
-        mail: None,
-    }
-}
 
 fn node(name: &str, segment: &str) -> ComputeNode {
     let mut n = ComputeNode::online_remote(name);
@@ -82,62 +33,27 @@ impl Rig {
     /// cmp1..cmp4 in segment az1 with `method`, cmp3 flagged reserved,
     /// `n` servers on cmp2. Nothing has failed yet.
     fn new(n: usize, method: RecoveryMethod) -> Self {
-        let cloud = FakeCloud::start().unwrap();
-        cloud.add_hosts(&["cmp1", "cmp2", "cmp3", "cmp4"]);
-        let servers = (0..n)
-            .map(|i| cloud.add_server(ServerSpec::new(&format!("vm{i}"), "cmp2")))
-            .collect();
-        let dir = tempfile::tempdir().unwrap();
-        let yaml = dir.path().join("clouds.yaml");
-        std::fs::write(&yaml, cloud.clouds_yaml("fake")).unwrap();
         let mut cmp3 = node(RESERVED, "az1");
         cmp3.recovery.reserved = true;
-        let cluster = Memory::new(Snapshot {
-            version: cib::CibVersion::default(),
-            now: 0,
-            quorum: true,
-            nodes: vec![
+        let mut rig = Rig::with(
+            &["cmp1", "cmp2", "cmp3", "cmp4"],
+            vec![
                 node("cmp1", "az1"),
                 node("cmp2", "az1"),
                 cmp3,
                 node("cmp4", "az1"),
             ],
-            hold: None,
-            history: None,
-        });
-        let config = config(&yaml, dir.path(), method);
-        Rig {
-            cloud,
-            dir,
-            cluster,
-            config,
-            servers,
-        }
-    }
-
-    fn step(&self) -> Report {
-        let mut stepper = Stepper::new(&self.cluster, &self.config);
-        let connect = |d: Deadline| umha_evacuator::agent::connect(&self.config, d);
-        stepper
-            .step(&connect, Deadline::after(Duration::from_secs(50)))
-            .unwrap()
-    }
-
-    fn node(&self, name: &str) -> ComputeNode {
-        self.cluster
-            .snapshot_now()
-            .nodes
-            .into_iter()
-            .find(|n| n.name == name)
-            .unwrap()
-    }
-
-    fn update(&self, name: &str, f: impl FnOnce(&mut ComputeNode)) {
-        self.cluster.update(|s| {
-            if let Some(n) = s.nodes.iter_mut().find(|n| n.name == name) {
-                f(n);
-            }
-        });
+            Mode::All,
+        );
+        // As with on_recovery=enable set: the default's maintenance in
+        // reserved-host segments has its own test.
+        rig.config.recovery = Policy {
+            method: RecoveryMethod::Auto,
+            segments: [("az1".to_owned(), method)].into(),
+            maintain_reserved_segments: false,
+            ..Policy::default()
+        };
+        rig.boot(n, "cmp2")
     }
 
     /// The first step: the idle reserved host is disabled in Nova.
@@ -177,15 +93,12 @@ impl Rig {
         self.node("cmp2")
     }
 
-    fn history(&self) -> Vec<serde_json::Value> {
-        History::read(&self.dir.path().join("history.jsonl")).unwrap()
-    }
-
-    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
-        self.history()
-            .into_iter()
-            .filter(|e| e["event"] == kind)
-            .collect()
+    /// cmp2 fails; steps until its incident ends, which must be in `phase`.
+    fn incident_ends(&self, phase: Phase) -> ComputeNode {
+        self.fail_cmp2();
+        let cmp2 = self.run_incident();
+        assert_eq!(cmp2.record.map(|r| r.phase), Some(phase), "{cmp2:?}");
+        cmp2
     }
 
     fn host_of(&self, id: &str) -> String {
@@ -224,13 +137,7 @@ fn reserved_host_takes_everything_is_enabled_and_loses_its_flag() {
     rig.step();
     assert_eq!(rig.cloud.count(Route::Any), 0, "{:?}", rig.cloud.requests());
 
-    rig.fail_cmp2();
-    let cmp2 = rig.run_incident();
-    assert_eq!(
-        cmp2.record.map(|r| r.phase),
-        Some(Phase::Restoring),
-        "{cmp2:?}"
-    );
+    let cmp2 = rig.incident_ends(Phase::Restoring);
     assert_eq!(cmp2.marker, None);
     for id in &rig.servers {
         assert_eq!(rig.host_of(id), RESERVED);
@@ -256,6 +163,44 @@ fn reserved_host_takes_everything_is_enabled_and_loses_its_flag() {
     assert!(!rig.cloud.service(RESERVED).unwrap().disabled);
     assert!(rig.cloud.service("cmp5").unwrap().disabled);
     assert!(rig.node("cmp5").recovery.reserved);
+}
+
+/// The evacuator writes a Remote node's marker itself from the fence
+/// history. That marker makes the segment busy in the same step: a host
+/// flagged reserved just then is not put into reserve (disabled) while
+/// the evacuation may be taking it.
+#[test]
+fn a_marker_from_the_fence_history_leaves_a_fresh_reserved_host_usable() {
+    let rig = Rig::new(2, RecoveryMethod::RhPriority);
+    let now = chrono::Utc::now().timestamp();
+    let completed = chrono::DateTime::from_timestamp(now - 20, 0)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%SZ");
+    let history = cib::FenceHistory::parse(&format!(
+        r#"<pacemaker-result api-version="2.25" request="stonith_admin"><list name="fencing history"><fence_event action="off" target="cmp2" client="c" origin="ctl1" status="success" completed="{completed}"/></list><status code="0" message="OK"/></pacemaker-result>"#
+    ))
+    .unwrap();
+    rig.cloud.kill_service("cmp2");
+    rig.cluster.update(|s| {
+        s.history = Some(history);
+        let cmp2 = s.nodes.iter_mut().find(|n| n.name == "cmp2").unwrap();
+        cmp2.online = false;
+        cmp2.last_failure = Some(now - 60);
+        cmp2.node_fenced = Some(now - 15);
+    });
+    let report = rig.step();
+    assert!(
+        matches!(&report.plan.writes[0], Write::SetMarker { node, .. } if node == "cmp2"),
+        "{report:?}"
+    );
+    assert_eq!(rig.node(RESERVED).recovery.reserve_kept, None);
+    let cmp2 = rig.run_incident();
+    assert_eq!(cmp2.record.map(|r| r.phase), Some(Phase::Restoring));
+    for id in &rig.servers {
+        assert_eq!(rig.host_of(id), RESERVED);
+    }
+    let svc = rig.cloud.service(RESERVED).unwrap();
+    assert!(!svc.disabled, "taken, then disabled again: {svc:?}");
 }
 
 #[test]
@@ -288,13 +233,7 @@ fn rh_priority_sends_what_the_reserved_host_cannot_take_to_the_scheduler() {
     let rig = Rig::new(5, RecoveryMethod::RhPriority);
     rig.keep_reserve();
     rig.cloud.set_room_for(RESERVED, 2, &tiny());
-    rig.fail_cmp2();
-    let cmp2 = rig.run_incident();
-    assert_eq!(
-        cmp2.record.map(|r| r.phase),
-        Some(Phase::Restoring),
-        "{cmp2:?}"
-    );
+    rig.incident_ends(Phase::Restoring);
     let on: Vec<String> = rig.servers.iter().map(|id| rig.host_of(id)).collect();
     assert_eq!(on.iter().filter(|h| *h == RESERVED).count(), 2, "{on:?}");
     assert!(on.iter().all(|h| h != "cmp2"), "{on:?}");
@@ -323,13 +262,7 @@ fn auto_priority_turns_to_the_reserved_host_when_the_scheduler_finds_none() {
     // maintenance, cmp3 in reserve.
     rig.cloud.set_disabled("cmp1", true, Some("firmware"));
     rig.cloud.set_disabled("cmp4", true, Some("firmware"));
-    rig.fail_cmp2();
-    let cmp2 = rig.run_incident();
-    assert_eq!(
-        cmp2.record.map(|r| r.phase),
-        Some(Phase::Restoring),
-        "{cmp2:?}"
-    );
+    rig.incident_ends(Phase::Restoring);
     for id in &rig.servers {
         assert_eq!(rig.host_of(id), RESERVED);
         assert_eq!(rig.cloud.server(id).unwrap().status, "ACTIVE");
@@ -351,13 +284,7 @@ fn reserved_host_without_room_reports_what_stays_and_keeps_the_incident_open() {
     let rig = Rig::new(3, RecoveryMethod::ReservedHost);
     rig.keep_reserve();
     rig.cloud.set_room_for(RESERVED, 1, &tiny());
-    rig.fail_cmp2();
-    let cmp2 = rig.run_incident();
-    assert_eq!(
-        cmp2.record.map(|r| r.phase),
-        Some(Phase::Failed),
-        "{cmp2:?}"
-    );
+    let cmp2 = rig.incident_ends(Phase::Failed);
     assert!(cmp2.marker.is_some(), "marker kept: nova-compute stays off");
     let placed: Vec<&String> = rig
         .servers
@@ -404,13 +331,7 @@ fn no_usable_reserved_host_is_reported_with_the_reasons() {
     rig.keep_reserve();
     // The reserved host dies too (but is not fenced yet).
     rig.cloud.mark_service_down(RESERVED);
-    rig.fail_cmp2();
-    let cmp2 = rig.run_incident();
-    assert_eq!(
-        cmp2.record.map(|r| r.phase),
-        Some(Phase::Failed),
-        "{cmp2:?}"
-    );
+    let cmp2 = rig.incident_ends(Phase::Failed);
     let status = cmp2.status.unwrap();
     assert!(status.contains("cmp3: nova-compute is down"), "{status}");
     assert_eq!(rig.cloud.count(Route::ServerAction), 0);
@@ -463,9 +384,7 @@ fn dry_run_shows_the_reserved_host_and_enables_nothing() {
 fn manual_recovery_leaves_the_node_under_maintenance_until_enabled() {
     let mut rig = Rig::new(2, RecoveryMethod::Auto);
     rig.config.on_recovery = OnRecovery::Manual;
-    rig.fail_cmp2();
-    let cmp2 = rig.run_incident();
-    assert_eq!(cmp2.record.map(|r| r.phase), Some(Phase::Done), "{cmp2:?}");
+    let cmp2 = rig.incident_ends(Phase::Done);
     let why = cmp2.recovery.maintenance.unwrap();
     let (at, reason) = why.split_once(' ').unwrap();
     assert!(at.parse::<i64>().unwrap() > 0, "{why}");
@@ -500,9 +419,7 @@ fn unset_on_recovery_keeps_reserved_host_segments_under_maintenance() {
     let mut rig = Rig::new(2, RecoveryMethod::ReservedHost);
     rig.config.recovery.maintain_reserved_segments = true;
     rig.keep_reserve();
-    rig.fail_cmp2();
-    let cmp2 = rig.run_incident();
-    assert_eq!(cmp2.record.map(|r| r.phase), Some(Phase::Done), "{cmp2:?}");
+    let cmp2 = rig.incident_ends(Phase::Done);
     assert!(cmp2.recovery.maintenance.is_some(), "{cmp2:?}");
     let status = cmp2.status.unwrap();
     assert!(
@@ -574,32 +491,8 @@ fn ending_maintenance_waits_for_nova_compute() {
 
 /// `validate-all` with extra parameters, against a cloud that answers.
 fn validate(extra: &[(&str, &str)]) -> agent_core::Outcome {
-    let cloud = FakeCloud::start().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = dir.path().join("clouds.yaml");
-    std::fs::write(&yaml, cloud.clouds_yaml("fake")).unwrap();
-    let rsctmp = dir.path().join("rsc");
-    std::fs::create_dir_all(&rsctmp).unwrap();
-    let agent = umha_evacuator::Evacuator::with(Memory::new(Snapshot {
-        version: cib::CibVersion::default(),
-        now: 0,
-        quorum: true,
-        nodes: Vec::new(),
-        hold: None,
-        history: None,
-    }));
-    let mut env = vec![
-        ("OCF_ROOT", "/usr/lib/ocf"),
-        ("HA_RSCTMP", rsctmp.to_str().unwrap()),
-        ("OCF_RESOURCE_INSTANCE", "evacuator"),
-        ("OCF_RESKEY_CRM_meta_on_node", "ctl1"),
-        ("OCF_RESKEY_CRM_meta_timeout", "20000"),
-        ("OCF_RESKEY_cloud", "fake"),
-        ("OCF_RESKEY_clouds_yaml", yaml.to_str().unwrap()),
-        ("HA_LOGFACILITY", "none"),
-    ];
-    env.extend_from_slice(extra);
-    agent_core::testing::run_action(&agent, "validate-all", &env)
+    let (_cloud, dir, yaml) = common::cloud();
+    common::validate_all(&yaml, dir.path(), extra)
 }
 
 #[test]

@@ -6,23 +6,20 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::Duration;
 
 use cib::CibError;
-use openstack::testing::{FakeCloud, ServerSpec};
 use umha_common::Deadline;
 use umha_evacuator::cluster::{Cluster, Memory};
-use umha_evacuator::config::{Config, OnRecovery};
-use umha_evacuator::history::History;
-use umha_evacuator::hostmap::HostMap;
-use umha_evacuator::plan::{ComputeNode, Selector, Snapshot, Write};
+use umha_evacuator::config::Config;
+use umha_evacuator::plan::{ComputeNode, Snapshot, Write};
 use umha_evacuator::record::Phase;
-use umha_evacuator::selection::{Mode, Selection};
-use umha_evacuator::step::{Report, Stepper};
-use umha_evacuator::storage::{HeartbeatReader, ISOLATED, Policy};
-use umha_evacuator::valve::Valve;
+use umha_evacuator::selection::Mode;
+use umha_evacuator::storage::{HeartbeatReader, ISOLATED};
+
+use common::Rig;
 
 const HOSTS: [&str; 3] = ["cmp1", "cmp2", "cmp3"];
 
@@ -34,37 +31,6 @@ fn healthy(name: &str) -> ComputeNode {
     let mut n = ComputeNode::online_remote(name);
     n.storage.score = Some(3000);
     n
-}
-
-fn config(clouds_yaml: &Path, history: PathBuf) -> Config {
-    Config {
-        cloud: "fake".into(),
-        clouds_yaml: Some(clouds_yaml.to_owned()),
-        selector: Selector::Remote,
-        host_map: HostMap::default(),
-        marker: "umha-evacuate".into(),
-        valve: Valve {
-            max_failed_hosts: 6,
-            max_failed_ratio: 0.6,
-            window: Duration::from_secs(600),
-        },
-        selection: Selection {
-            mode: Mode::All,
-            evacuate_error: false,
-            evacuate_local_disk: true,
-            exclude: BTreeSet::new(),
-        },
-        max_parallel: 2,
-        max_attempts: 3,
-        instance_timeout: Duration::from_secs(60),
-        on_recovery: OnRecovery::Enable,
-        dry_run: false,
-        history_file: history,
-        step_time: Duration::from_secs(15),
-        storage: Policy::default(),
-        recovery: Default::default(),
-        mail: None,
-    }
 }
 
 /// A cluster that refuses every fence request, as stonith_admin does for a
@@ -91,95 +57,31 @@ impl Cluster for Refusing {
     }
 }
 
-struct Rig {
-    cloud: FakeCloud,
-    dir: tempfile::TempDir,
-    cluster: Memory,
-    config: Config,
-    heartbeats: HeartbeatReader,
-}
-
 impl Rig {
     /// `n` servers on cmp1; every node online with working storage.
     fn new(n: usize) -> Self {
-        let cloud = FakeCloud::start().unwrap();
-        cloud.add_hosts(&HOSTS);
-        for i in 0..n {
-            cloud.add_server(ServerSpec::new(&format!("vm{i}"), "cmp1"));
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let yaml = dir.path().join("clouds.yaml");
-        std::fs::write(&yaml, cloud.clouds_yaml("fake")).unwrap();
-        let cluster = Memory::new(Snapshot {
-            version: cib::CibVersion::default(),
-            now: 0,
-            quorum: true,
-            nodes: HOSTS.iter().map(|h| healthy(h)).collect(),
-            hold: None,
-            history: None,
-        });
-        let config = config(&yaml, dir.path().join("history.jsonl"));
+        let mut rig = Rig::with(
+            &HOSTS,
+            HOSTS.iter().map(|h| healthy(h)).collect(),
+            Mode::All,
+        )
+        .boot(n, "cmp1");
         // The agent's own binary as the heartbeat reader, as in production.
-        let heartbeats = HeartbeatReader {
+        rig.heartbeats = Some(HeartbeatReader {
             checker: storage_monitor::heartbeat::Checker::new(
                 env!("CARGO_BIN_EXE_umha-evacuator"),
                 [storage_monitor::heartbeat::CHECKER_ARG],
             ),
-            lock: dir.path().join("heartbeat.lock"),
-        };
-        Rig {
-            cloud,
-            dir,
-            cluster,
-            config,
-            heartbeats,
-        }
-    }
-
-    fn step_on<C: Cluster>(&self, cluster: &C) -> Report {
-        let mut stepper = Stepper::new(cluster, &self.config);
-        stepper.heartbeats = self.heartbeats.clone();
-        let connect = |d: Deadline| umha_evacuator::agent::connect(&self.config, d);
-        stepper
-            .step(&connect, Deadline::after(Duration::from_secs(50)))
-            .unwrap()
-    }
-
-    fn step(&self) -> Report {
-        self.step_on(&self.cluster)
-    }
-
-    fn node(&self, name: &str) -> ComputeNode {
-        self.cluster
-            .snapshot_now()
-            .nodes
-            .into_iter()
-            .find(|n| n.name == name)
-            .unwrap()
-    }
-
-    fn set(&self, name: &str, f: impl FnOnce(&mut ComputeNode)) {
-        self.cluster.update(|s| {
-            f(s.nodes.iter_mut().find(|n| n.name == name).unwrap());
+            lock: rig.dir.path().join("heartbeat.lock"),
         });
+        rig
     }
 
     fn red(&self, name: &str, checks: u32) {
-        self.set(name, |n| {
+        self.update(name, |n| {
             n.storage.score = Some(0);
             n.storage.red_checks = Some(checks);
         });
-    }
-
-    fn history(&self) -> Vec<serde_json::Value> {
-        History::read(&self.dir.path().join("history.jsonl")).unwrap_or_default()
-    }
-
-    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
-        self.history()
-            .into_iter()
-            .filter(|e| e["event"] == kind)
-            .collect()
     }
 }
 
@@ -219,7 +121,7 @@ fn a_node_red_for_three_checks_is_fenced_once_and_evacuated_once() {
     // fence agent (evacuate=1) writes the marker.
     let fenced_at = now();
     rig.cloud.kill_service("cmp1");
-    rig.set("cmp1", |n| {
+    rig.update("cmp1", |n| {
         n.online = false;
         n.storage.score = None;
         n.storage.red_checks = None;
@@ -238,7 +140,7 @@ fn a_node_red_for_three_checks_is_fenced_once_and_evacuated_once() {
 
     // Back, still without storage (the cut outlives the reboot): fenced
     // after the request, so not fenced again; one alert says so.
-    rig.set("cmp1", |n| n.online = true);
+    rig.update("cmp1", |n| n.online = true);
     for checks in [1, 2, 3, 4] {
         rig.red("cmp1", checks);
         assert!(rig.step().plan.fence_requests.is_empty());
@@ -247,7 +149,7 @@ fn a_node_red_for_three_checks_is_fenced_once_and_evacuated_once() {
     assert_eq!(rig.events("alert:storage-red-again").len(), 1);
 
     // Storage back: the episode is over.
-    rig.set("cmp1", |n| {
+    rig.update("cmp1", |n| {
         n.storage.score = Some(3000);
         n.storage.red_checks = None;
     });
@@ -292,7 +194,7 @@ fn two_of_three_red_trip_the_storage_valve_and_nothing_is_fenced() {
     );
     // Storage back, hold released: nothing is fenced afterwards.
     for n in ["cmp1", "cmp2"] {
-        rig.set(n, |n| {
+        rig.update(n, |n| {
             n.storage.score = Some(3000);
             n.storage.red_checks = None;
         });
@@ -364,7 +266,7 @@ fn a_lost_node_still_writing_its_heartbeat_is_isolated_not_dead() {
     std::fs::create_dir(&share).unwrap();
     rig.config.storage.heartbeat_dir = Some(share.clone());
     let lost = now() - 20;
-    rig.set("cmp2", |n| {
+    rig.update("cmp2", |n| {
         n.online = false;
         n.last_failure = Some(lost);
     });
@@ -393,13 +295,13 @@ fn a_lost_node_still_writing_its_heartbeat_is_isolated_not_dead() {
     assert!(rig.cluster.fenced().is_empty());
     assert!(rig.node("cmp2").marker.is_none());
     // A heartbeat from before the loss says nothing.
-    rig.set("cmp2", |n| n.last_failure = Some(now() + 5));
+    rig.update("cmp2", |n| n.last_failure = Some(now() + 5));
     rig.step();
     assert!(!rig.node("cmp2").status.unwrap().contains("isolated"));
     // An unreadable share neither hangs the step nor claims anything.
     let mut rig2 = Rig::new(0);
     rig2.config.storage.heartbeat_dir = Some(rig2.dir.path().join("not-mounted"));
-    rig2.set("cmp2", |n| {
+    rig2.update("cmp2", |n| {
         n.online = false;
         n.last_failure = Some(lost);
     });
