@@ -11,121 +11,23 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use umha_lab_tests::evac::{
+    Incident, Params, assert_once_each, attr, evacuations_issued, history_since, hold,
+    release_hold, start, wait_evacuated,
+};
 use umha_lab_tests::nova::{
     MarkerGuard, Nova, ServersGuard, evacuate_marker, nova_compute_running, nova_lab,
-    wait_nova_healthy,
 };
-use umha_lab_tests::{
-    Lab, lab_dir, lab_sh, require_lab, run, run_ok, state_dir, wait_for, wait_healthy,
-};
+use umha_lab_tests::{crash, lab_dir, lab_sh, require_lab, run, run_ok, wait_for, wait_healthy};
 
-const EVACUATOR: &str = "evacuator";
+/// Restarts BMCs a test broke, whatever happened.
+struct RestartBmcs(Vec<String>);
 
-fn history_file() -> PathBuf {
-    state_dir().join("evacuations.jsonl")
-}
-
-/// History entries appended since `from` lines.
-fn history_since(from: usize) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(history_file())
-        .unwrap_or_default()
-        .lines()
-        .skip(from)
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn history_len() -> usize {
-    std::fs::read_to_string(history_file())
-        .unwrap_or_default()
-        .lines()
-        .count()
-}
-
-fn attr(node: &str, name: &str) -> Option<String> {
-    cib::attr::query_persistent(
-        node,
-        name,
-        umha_common::Deadline::after(Duration::from_secs(20)),
-    )
-    .unwrap_or(None)
-}
-
-fn hold() -> Option<String> {
-    let out = run(
-        "crm_attribute",
-        &[
-            "--type",
-            "crm_config",
-            "--set-name",
-            "umha-evacuator",
-            "--name",
-            "umha-hold",
-            "--query",
-            "--quiet",
-        ],
-    );
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    (out.status.success() && !text.is_empty()).then_some(text)
-}
-
-fn release_hold() {
-    run(
-        "crm_attribute",
-        &[
-            "--type",
-            "crm_config",
-            "--set-name",
-            "umha-evacuator",
-            "--name",
-            "umha-hold",
-            "--delete",
-        ],
-    );
-}
-
-fn set_param(name: &str, value: &str) {
-    run_ok(
-        "crm_resource",
-        &[
-            "--resource",
-            EVACUATOR,
-            "--set-parameter",
-            name,
-            "--parameter-value",
-            value,
-        ],
-    );
-}
-
-fn delete_param(name: &str) {
-    run(
-        "crm_resource",
-        &["--resource", EVACUATOR, "--delete-parameter", name],
-    );
-}
-
-fn crash(node: &str) {
-    println!("crash of {node}: power cut behind Pacemaker's back");
-    run_ok(&lab_dir().join("power").to_string_lossy(), &[node, "off"]);
-}
-
-/// Undo what a test changed, whatever happened: parameters, hold, BMCs.
-struct Restore {
-    params: Vec<&'static str>,
-    bmcs: Vec<String>,
-}
-
-impl Drop for Restore {
+impl Drop for RestartBmcs {
     fn drop(&mut self) {
-        for p in &self.params {
-            delete_param(p);
-        }
-        for node in &self.bmcs {
+        for node in &self.0 {
             let _ = std::process::Command::new("bash")
                 .arg("-c")
                 .arg(format!(
@@ -134,20 +36,21 @@ impl Drop for Restore {
                 ))
                 .status();
         }
-        release_hold();
-        run("crm_resource", &["--cleanup", "--resource", EVACUATOR]);
     }
 }
 
 /// Instances booted on a node about to fail, with everything the test must
 /// undo: the instances, the node's marker, evacuator parameters.
 struct Scenario {
-    ids: Vec<String>,
-    /// History lines before the failure.
-    from: usize,
-    _servers: ServersGuard,
-    _marker: MarkerGuard,
-    _restore: Restore,
+    incident: Incident,
+    _params: Params,
+}
+
+impl std::ops::Deref for Scenario {
+    type Target = Incident;
+    fn deref(&self) -> &Incident {
+        &self.incident
+    }
 }
 
 /// Set `params` on the evacuator (undone on drop), then boot `n` instances
@@ -159,105 +62,17 @@ fn scenario(
     prefix: &str,
     params: &[(&'static str, &str)],
 ) -> Scenario {
-    let restore = Restore {
-        params: params.iter().map(|(k, _)| *k).collect(),
-        bmcs: vec![],
-    };
-    for (k, v) in params {
-        set_param(k, v);
-    }
-    let ids = nova.boot_servers(node, n, prefix);
+    let params = Params::set(params);
     Scenario {
-        _servers: ServersGuard(ids.clone()),
-        _marker: MarkerGuard(node.to_owned()),
-        _restore: restore,
-        from: history_len(),
-        ids,
+        incident: Incident::boot(nova, node, n, prefix),
+        _params: params,
     }
-}
-
-fn start(lab: &Lab) -> Option<Nova> {
-    wait_healthy(lab);
-    let nova = nova_lab(lab)?;
-    wait_nova_healthy(lab, &nova);
-    assert!(
-        umha_lab_tests::resource_locations(EVACUATOR)
-            .iter()
-            .any(|n| n == "ctl1"),
-        "the evacuator runs on ctl1"
-    );
-    assert_eq!(hold(), None, "no hold left by an earlier test");
-    Some(nova)
-}
-
-/// Wait until each of `ids` is ACTIVE on a host other than `source`,
-/// checking all along that nova-compute never runs on `source` while its
-/// marker is set. Returns when the last landed.
-fn wait_evacuated(nova: &Nova, ids: &[String], source: &str, timeout: Duration) -> Duration {
-    let t0 = Instant::now();
-    let mut gate_checks = 0;
-    wait_for(
-        &format!("{} servers ACTIVE off {source}", ids.len()),
-        timeout,
-        || {
-            if evacuate_marker(source).is_some() {
-                assert!(
-                    !nova_compute_running(source),
-                    "nova-compute runs on {source} while its evacuation marker is set"
-                );
-                gate_checks += 1;
-            }
-            let mut pending = Vec::new();
-            for id in ids {
-                let s = nova.server(id)?;
-                if s.status != "ACTIVE"
-                    || s.host.as_deref() == Some(source)
-                    || s.task_state.is_some()
-                {
-                    pending.push(format!("{} {} {:?}", s.name, s.status, s.host));
-                }
-            }
-            if pending.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("{} pending: {}", pending.len(), pending.join(", ")))
-            }
-        },
-    );
-    println!("gate checked {gate_checks} times while the marker was set");
-    t0.elapsed()
-}
-
-fn assert_once_each(nova: &Nova, ids: &[String]) {
-    let counts: BTreeMap<&str, usize> = ids
-        .iter()
-        .map(|id| (id.as_str(), nova.evacuations(id)))
-        .collect();
-    assert!(
-        counts.values().all(|c| *c == 1),
-        "evacuate actions per instance: {counts:?}"
-    );
 }
 
 /// The incident closes: marker gone, service un-forced, up and enabled.
 fn wait_recovered(nova: &Nova, node: &str) {
-    wait_for(
-        &format!("{node}'s incident closed (umha-evac-state done)"),
-        Duration::from_secs(150),
-        || match attr(node, "umha-evac-state") {
-            Some(s) if s.starts_with("done ") => Ok(()),
-            other => Err(format!(
-                "state {other:?}, status {:?}",
-                attr(node, "umha-evac-status")
-            )),
-        },
-    );
+    umha_lab_tests::evac::wait_recovered(nova, node);
     assert_eq!(evacuate_marker(node), None);
-    let svc = nova.compute_service(node).unwrap();
-    assert!(
-        svc.is_up() && !svc.forced_down && !svc.is_disabled(),
-        "{svc:?}"
-    );
 }
 
 #[test]
@@ -298,10 +113,7 @@ fn when_fencing_fails_nothing_is_evacuated_and_the_reason_shows() {
     let node = "cmp3";
     let sc = scenario(&nova, node, 3, "evac-nofence", &[]);
     let ids = &sc.ids;
-    let _bmc = Restore {
-        params: vec![],
-        bmcs: vec![node.to_owned()],
-    };
+    let _bmc = RestartBmcs(vec![node.to_owned()]);
     // The BMC now refuses the fence device's password.
     lab_sh(&format!(
         "lab_bmc_stop {node} && lab_bmc_start {node} not-the-password"
@@ -346,11 +158,7 @@ fn when_fencing_fails_nothing_is_evacuated_and_the_reason_shows() {
 fn two_of_three_failing_together_trip_the_valve_until_released() {
     let lab = require_lab();
     let Some(nova) = start(&lab) else { return };
-    let _restore = Restore {
-        params: vec!["max_failed_ratio"],
-        bmcs: vec![],
-    };
-    set_param("max_failed_ratio", "0.5");
+    let _params = Params::set(&[("max_failed_ratio", "0.5")]);
     let a = nova.boot_servers("cmp1", 2, "evac-valve-a");
     let b = nova.boot_servers("cmp2", 2, "evac-valve-b");
     let all: Vec<String> = a.iter().chain(&b).cloned().collect();
@@ -419,20 +227,14 @@ fn an_evacuator_killed_midway_is_recovered_and_finishes_exactly_once() {
         "the evacuator issuing evacuations",
         Duration::from_secs(90),
         || {
-            let issued = history_since(from)
-                .iter()
-                .filter(|e| e["event"] == "evacuate")
-                .count();
+            let issued = evacuations_issued(from);
             match monitor_pid() {
                 Some(pid) if issued >= 2 => Ok(pid),
                 other => Err(format!("{issued} issued, monitor {other:?}")),
             }
         },
     );
-    let issued = history_since(from)
-        .iter()
-        .filter(|e| e["event"] == "evacuate")
-        .count();
+    let issued = evacuations_issued(from);
     println!("kill -9 of the evacuator's monitor (pid {pid}) after {issued} evacuations");
     run_ok("kill", &["-KILL", &pid.to_string()]);
     assert!(

@@ -20,18 +20,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use openstack::{Inventory, NovaId, Placement};
 use umha_common::Deadline;
-use umha_lab_tests::nova::{
-    MarkerGuard, Nova, ServersGuard, evacuate_marker, nova_compute_running, nova_lab,
-    wait_nova_healthy,
+use umha_lab_tests::evac::{
+    Incident, Params, assert_once_each, attr, history_since, wait_closed, wait_evacuated,
+    wait_recovered,
 };
-use umha_lab_tests::{Lab, lab_dir, require_lab, run, run_ok, state_dir, wait_for, wait_healthy};
+use umha_lab_tests::nova::{Nova, evacuate_marker, healthy_nova, wait_nova_healthy};
+use umha_lab_tests::{crash, require_lab, wait_for, wait_healthy};
 
-const EVACUATOR: &str = "evacuator";
 const RESERVED: &str = "cmp3";
 const FAILING: &str = "cmp1";
 const RESERVED_ATTR: &str = "umha-reserved";
@@ -42,49 +41,6 @@ const FLAVOR_RAM: u64 = 64;
 
 fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(30))
-}
-
-fn history_file() -> PathBuf {
-    state_dir().join("evacuations.jsonl")
-}
-
-fn history_len() -> usize {
-    std::fs::read_to_string(history_file())
-        .unwrap_or_default()
-        .lines()
-        .count()
-}
-
-fn history_since(from: usize) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(history_file())
-        .unwrap_or_default()
-        .lines()
-        .skip(from)
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn attr(node: &str, name: &str) -> Option<String> {
-    cib::attr::query_persistent(node, name, deadline()).unwrap_or(None)
-}
-
-fn set_param(name: &str, value: &str) {
-    run_ok(
-        "crm_resource",
-        &[
-            "--resource",
-            EVACUATOR,
-            "--set-parameter",
-            name,
-            "--parameter-value",
-            value,
-        ],
-    );
-}
-
-fn crash(node: &str) {
-    println!("crash of {node}: power cut behind Pacemaker's back");
-    run_ok(&lab_dir().join("power").to_string_lossy(), &[node, "off"]);
 }
 
 /// Placement's view of one host.
@@ -178,18 +134,13 @@ fn end_maintenance(nova: &Nova, node: &str) {
 /// Undo what a test changed, whatever happened: the evacuator's
 /// parameters, cmp3's reserve, its Placement ratio, cmp1's maintenance.
 struct Restore {
-    params: Vec<&'static str>,
+    params: Params,
     ratio: Option<(Provider, f64)>,
 }
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        for p in &self.params {
-            run(
-                "crm_resource",
-                &["--resource", EVACUATOR, "--delete-parameter", p],
-            );
-        }
+        self.params.restore();
         // Removing the flag hands the host back: the evacuator enables it
         // and forgets it kept it (wait for that, then make sure).
         let _ = cib::attr::delete_persistent(RESERVED, RESERVED_ATTR, deadline());
@@ -224,22 +175,14 @@ impl Drop for Restore {
             println!("cleanup: ending {FAILING}'s maintenance");
             end_maintenance(&nova, FAILING);
         }
-        run("crm_resource", &["--cleanup", "--resource", EVACUATOR]);
+        // Then `params`, dropped, cleans up the evacuator.
     }
-}
-
-fn start(lab: &Lab) -> Option<Nova> {
-    wait_healthy(lab);
-    let nova = nova_lab(lab)?;
-    wait_nova_healthy(lab, &nova);
-    Some(nova)
 }
 
 /// Make cmp3 the reserved host under `method`, and wait until the
 /// evacuator has disabled it in Nova.
 fn reserve(nova: &Nova, method: &str, restore: &mut Restore) {
-    restore.params.push("recovery_method");
-    set_param("recovery_method", method);
+    restore.params.add("recovery_method", method);
     cib::attr::set_persistent(RESERVED, RESERVED_ATTR, "true", deadline()).unwrap();
     let kept = wait_for(
         &format!("the evacuator keeping {RESERVED} in reserve ({RESERVE_KEPT})"),
@@ -262,85 +205,40 @@ fn reserve(nova: &Nova, method: &str, restore: &mut Restore) {
 }
 
 /// Wait until every instance is ACTIVE off `source`; returns where each is.
-fn wait_evacuated(nova: &Nova, ids: &[String], source: &str) -> BTreeMap<String, String> {
-    wait_for(
-        &format!("{} servers ACTIVE off {source}", ids.len()),
-        Duration::from_secs(240),
-        || {
-            if evacuate_marker(source).is_some() {
-                assert!(
-                    !nova_compute_running(source),
-                    "nova-compute runs on {source} while its evacuation marker is set"
-                );
-            }
-            let mut at = BTreeMap::new();
-            let mut pending = Vec::new();
-            for id in ids {
-                let s = nova.server(id)?;
-                let host = s.host.clone().unwrap_or_default();
-                if s.status != "ACTIVE" || host == source || s.task_state.is_some() {
-                    pending.push(format!("{} {} {host}", s.name, s.status));
-                }
-                at.insert(id.clone(), host);
-            }
-            if pending.is_empty() {
-                Ok(at)
-            } else {
-                Err(pending.join(", "))
-            }
-        },
-    )
-}
-
-fn wait_closed(node: &str) {
-    wait_for(
-        &format!("{node}'s incident closed"),
-        Duration::from_secs(150),
-        || match attr(node, "umha-evac-state") {
-            Some(s) if s.starts_with("done ") => Ok(()),
-            other => Err(format!(
-                "state {other:?}, status {:?}",
-                attr(node, "umha-evac-status")
-            )),
-        },
-    );
-}
-
-fn wait_recovered(nova: &Nova, node: &str) {
-    wait_closed(node);
-    let svc = nova.compute_service(node).unwrap();
-    assert!(
-        svc.is_up() && !svc.forced_down && !svc.is_disabled(),
-        "{svc:?}"
-    );
+fn wait_landed(nova: &Nova, ids: &[String], source: &str) -> BTreeMap<String, String> {
+    wait_evacuated(nova, ids, source, Duration::from_secs(240));
+    ids.iter()
+        .map(|id| {
+            let host = nova.server(id).unwrap().host.unwrap_or_default();
+            (id.clone(), host)
+        })
+        .collect()
 }
 
 #[test]
 #[ignore = "needs the lab with OpenStack: tests/lab/up.sh --with-openstack"]
 fn reserved_host_takes_the_failed_node_s_instances() {
     let lab = require_lab();
-    let Some(nova) = start(&lab) else { return };
+    let Some(nova) = healthy_nova(&lab) else {
+        return;
+    };
     let mut restore = Restore {
-        params: vec![],
+        params: Params::default(),
         ratio: None,
     };
     reserve(&nova, "reserved_host", &mut restore);
-    let ids = nova.boot_servers(FAILING, 4, "rh-reserved");
-    let _servers = ServersGuard(ids.clone());
-    let _marker = MarkerGuard(FAILING.to_owned());
-    let from = history_len();
+    let incident = Incident::boot(&nova, FAILING, 4, "rh-reserved");
+    let (ids, from) = (&incident.ids, incident.from);
     crash(FAILING);
-    let at = wait_evacuated(&nova, &ids, FAILING);
+    let at = wait_landed(&nova, ids, FAILING);
     println!("instances now on: {at:?}");
     assert!(
         at.values().all(|h| h == RESERVED),
         "every instance on the reserved host: {at:?}"
     );
-    for id in &ids {
-        assert_eq!(nova.evacuations(id), 1, "{id} evacuated once");
-    }
+    assert_once_each(&nova, ids);
     // on_recovery unset in a reserved_host segment: cmp1 under maintenance.
-    wait_closed(FAILING);
+    wait_closed(FAILING, Duration::from_secs(150));
     let why = attr(FAILING, MAINTENANCE).expect("cmp1 under maintenance");
     println!("{FAILING}: {MAINTENANCE}={why}");
     let svc = nova.compute_service(FAILING).unwrap();
@@ -363,7 +261,7 @@ fn reserved_host_takes_the_failed_node_s_instances() {
             "no {kind} in the history: {entries:?}"
         );
     }
-    nova.delete_servers(&ids);
+    nova.delete_servers(ids);
     drop(restore);
     wait_healthy(&lab);
     wait_nova_healthy(&lab, &nova);
@@ -373,11 +271,13 @@ fn reserved_host_takes_the_failed_node_s_instances() {
 #[ignore = "needs the lab with OpenStack: tests/lab/up.sh --with-openstack"]
 fn rh_priority_sends_what_the_full_reserved_host_cannot_take_to_the_scheduler() {
     let lab = require_lab();
-    let Some(nova) = start(&lab) else { return };
+    let Some(nova) = healthy_nova(&lab) else {
+        return;
+    };
     let provider = Provider::of(&nova, RESERVED);
     let (inv, _, used) = provider.memory();
     let mut restore = Restore {
-        params: vec![],
+        params: Params::default(),
         ratio: Some((Provider::of(&nova, RESERVED), inv.allocation_ratio)),
     };
     // Room for two of the lab's flavor on cmp3, not three.
@@ -388,21 +288,16 @@ fn rh_priority_sends_what_the_full_reserved_host_cannot_take_to_the_scheduler() 
     println!("{RESERVED}'s room with MEMORY_MB allocation_ratio {ratio}: {room}");
     assert_eq!(room.free("MEMORY_MB") / FLAVOR_RAM, 2, "{room}");
     // Set: cmp1 comes back on its own, as in an auto segment.
-    restore.params.push("on_recovery");
-    set_param("on_recovery", "enable");
+    restore.params.add("on_recovery", "enable");
     reserve(&nova, "rh_priority", &mut restore);
-    let ids = nova.boot_servers(FAILING, 5, "rh-priority");
-    let _servers = ServersGuard(ids.clone());
-    let _marker = MarkerGuard(FAILING.to_owned());
-    let from = history_len();
+    let incident = Incident::boot(&nova, FAILING, 5, "rh-priority");
+    let (ids, from) = (&incident.ids, incident.from);
     crash(FAILING);
-    let at = wait_evacuated(&nova, &ids, FAILING);
+    let at = wait_landed(&nova, ids, FAILING);
     println!("instances now on: {at:?}");
     let on_reserved = at.values().filter(|h| *h == RESERVED).count();
     assert_eq!(on_reserved, 2, "two fit on the reserved host: {at:?}");
-    for id in &ids {
-        assert_eq!(nova.evacuations(id), 1, "{id} evacuated once");
-    }
+    assert_once_each(&nova, ids);
     let entries = history_since(from);
     assert!(
         entries.iter().any(|e| e["event"] == "reserved-host"
@@ -412,7 +307,7 @@ fn rh_priority_sends_what_the_full_reserved_host_cannot_take_to_the_scheduler() 
         "{entries:?}"
     );
     wait_recovered(&nova, FAILING);
-    nova.delete_servers(&ids);
+    nova.delete_servers(ids);
     drop(restore);
     wait_healthy(&lab);
     wait_nova_healthy(&lab, &nova);

@@ -16,21 +16,19 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cib::{Cib, FenceHistory, UnixTime};
 use umha_common::Deadline;
-use umha_lab_tests::nova::{
-    MarkerGuard, Nova, ServersGuard, evacuate_marker, nova_compute_running, nova_lab,
-    wait_nova_healthy,
+use umha_lab_tests::evac::{
+    Incident, Params, assert_once_each, attr, events, history_len, hold, release_hold, wait_closed,
+    wait_evacuated,
 };
+use umha_lab_tests::nova::{Nova, wait_nova_healthy};
 use umha_lab_tests::{
-    Lab, lab_dir, now_epoch, require_lab, resource_locations, run, run_ok, state_dir, wait_for,
-    wait_healthy,
+    Lab, lab_dir, now_epoch, require_lab, run, run_ok, state_dir, wait_for, wait_healthy,
 };
 
-const EVACUATOR: &str = "evacuator";
 const SCORE: &str = "umha-storage";
 const RED_COUNT: &str = "umha-storage-red-count";
 const FENCE_REQUEST: &str = "umha-storage-fence";
@@ -38,61 +36,6 @@ const STORAGE_STATUS: &str = "umha-storage-status";
 
 fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(20))
-}
-
-fn history_file() -> PathBuf {
-    state_dir().join("evacuations.jsonl")
-}
-
-fn history_len() -> usize {
-    std::fs::read_to_string(history_file())
-        .unwrap_or_default()
-        .lines()
-        .count()
-}
-
-/// Evacuator history entries appended since line `from`.
-fn history_since(from: usize) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(history_file())
-        .unwrap_or_default()
-        .lines()
-        .skip(from)
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn events(from: usize, kind: &str, node: Option<&str>) -> Vec<serde_json::Value> {
-    history_since(from)
-        .into_iter()
-        .filter(|e| e["event"] == kind)
-        .filter(|e| node.is_none_or(|n| e["node"] == n))
-        .collect()
-}
-
-fn attr(node: &str, name: &str) -> Option<String> {
-    cib::attr::query_persistent(node, name, deadline()).unwrap_or(None)
-}
-
-fn hold() -> Option<String> {
-    let out = run(
-        "crm_attribute",
-        &[
-            "--type",
-            "crm_config",
-            "--set-name",
-            "umha-evacuator",
-            "--name",
-            "umha-hold",
-            "--query",
-            "--quiet",
-        ],
-    );
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    (out.status.success() && !text.is_empty()).then_some(text)
-}
-
-fn release_hold() {
-    let _ = cib::attr::delete_property("umha-evacuator", "umha-hold", deadline());
 }
 
 /// A node's storage score and red count, as published.
@@ -140,64 +83,6 @@ fn wait_green(lab: &Lab, nodes: &[&str], bound: Duration) {
     );
 }
 
-/// The evacuator's parameters as they were before a test, put back on drop.
-struct Params(Vec<(&'static str, Option<String>)>);
-
-impl Params {
-    fn set(values: &[(&'static str, &str)]) -> Self {
-        let mut before = Vec::new();
-        for (name, value) in values {
-            let out = run(
-                "crm_resource",
-                &["--resource", EVACUATOR, "--get-parameter", name, "--quiet"],
-            );
-            let old = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            before.push((
-                *name,
-                (out.status.success() && !old.is_empty()).then_some(old),
-            ));
-            run_ok(
-                "crm_resource",
-                &[
-                    "--resource",
-                    EVACUATOR,
-                    "--set-parameter",
-                    name,
-                    "--parameter-value",
-                    value,
-                ],
-            );
-        }
-        Params(before)
-    }
-}
-
-impl Drop for Params {
-    fn drop(&mut self) {
-        for (name, old) in &self.0 {
-            match old {
-                Some(v) => run(
-                    "crm_resource",
-                    &[
-                        "--resource",
-                        EVACUATOR,
-                        "--set-parameter",
-                        name,
-                        "--parameter-value",
-                        v,
-                    ],
-                ),
-                None => run(
-                    "crm_resource",
-                    &["--resource", EVACUATOR, "--delete-parameter", name],
-                ),
-            };
-        }
-        release_hold();
-        run("crm_resource", &["--cleanup", "--resource", EVACUATOR]);
-    }
-}
-
 /// Cuts nodes' storage links; restores them when dropped (also on panic).
 struct Cut(Vec<String>);
 
@@ -238,14 +123,7 @@ fn forget_storage_episodes(lab: &Lab) {
 }
 
 fn start(lab: &Lab) -> Option<Nova> {
-    wait_healthy(lab);
-    let nova = nova_lab(lab)?;
-    wait_nova_healthy(lab, &nova);
-    assert!(
-        resource_locations(EVACUATOR).iter().any(|n| n == "ctl1"),
-        "the evacuator runs on ctl1"
-    );
-    assert_eq!(hold(), None, "no hold left by an earlier test");
+    let nova = umha_lab_tests::evac::start(lab)?;
     forget_storage_episodes(lab);
     let all: Vec<&str> = lab.nodes.iter().map(String::as_str).collect();
     wait_green(lab, &all, Duration::from_secs(240));
@@ -270,51 +148,6 @@ fn fences_since(node: &str, since: i64) -> Vec<String> {
         .collect()
 }
 
-/// Wait until each of `ids` is ACTIVE on a host other than `source`,
-/// checking that nova-compute never runs on `source` while its marker is set.
-fn wait_evacuated(nova: &Nova, ids: &[String], source: &str, timeout: Duration) -> Duration {
-    let t0 = Instant::now();
-    wait_for(
-        &format!("{} servers ACTIVE off {source}", ids.len()),
-        timeout,
-        || {
-            if evacuate_marker(source).is_some() {
-                assert!(
-                    !nova_compute_running(source),
-                    "nova-compute runs on {source} while its evacuation marker is set"
-                );
-            }
-            let mut pending = Vec::new();
-            for id in ids {
-                let s = nova.server(id)?;
-                if s.status != "ACTIVE"
-                    || s.host.as_deref() == Some(source)
-                    || s.task_state.is_some()
-                {
-                    pending.push(format!("{} {} {:?}", s.name, s.status, s.host));
-                }
-            }
-            if pending.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("{} pending: {}", pending.len(), pending.join(", ")))
-            }
-        },
-    );
-    t0.elapsed()
-}
-
-fn assert_once_each(nova: &Nova, ids: &[String]) {
-    let counts: BTreeMap<&str, usize> = ids
-        .iter()
-        .map(|id| (id.as_str(), nova.evacuations(id)))
-        .collect();
-    assert!(
-        counts.values().all(|c| *c == 1),
-        "evacuate actions per instance: {counts:?}"
-    );
-}
-
 #[test]
 #[ignore = "needs the lab with OpenStack: tests/lab/up.sh --with-openstack"]
 fn a_node_that_lost_its_storage_is_fenced_and_evacuated_exactly_once() {
@@ -327,10 +160,8 @@ fn a_node_that_lost_its_storage_is_fenced_and_evacuated_exactly_once() {
         ("storage_error_count", "3"),
         ("heartbeat_dir", &share.to_string_lossy()),
     ]);
-    let ids = nova.boot_servers(node, 4, "stor-evac");
-    let _servers = ServersGuard(ids.clone());
-    let _marker = MarkerGuard(node.to_owned());
-    let from = history_len();
+    let incident = Incident::boot(&nova, node, 4, "stor-evac");
+    let (ids, from) = (&incident.ids, incident.from);
     let t0 = now_epoch();
 
     println!("cutting {node}'s storage link");
@@ -374,14 +205,14 @@ fn a_node_that_lost_its_storage_is_fenced_and_evacuated_exactly_once() {
         "MEASURED: storage cut -> fenced in {:.1}s",
         cut_at.elapsed().as_secs_f64()
     );
-    let took = wait_evacuated(&nova, &ids, node, Duration::from_secs(240));
+    let took = wait_evacuated(&nova, ids, node, Duration::from_secs(240));
     println!(
         "MEASURED: storage cut -> {} instances ACTIVE elsewhere in {:.1}s (evacuation {:.1}s)",
         ids.len(),
         cut_at.elapsed().as_secs_f64(),
         took.as_secs_f64()
     );
-    assert_once_each(&nova, &ids);
+    assert_once_each(&nova, ids);
     println!("fences of {node}: {:?}", fences_since(node, t0));
 
     // The node is back (Pacemaker reboots a lost remote node), still without
@@ -417,20 +248,10 @@ fn a_node_that_lost_its_storage_is_fenced_and_evacuated_exactly_once() {
             other => Err(format!("{other:?}")),
         },
     );
-    wait_for(
-        &format!("{node}'s incident closed"),
-        Duration::from_secs(180),
-        || match attr(node, "umha-evac-state") {
-            Some(s) if s.starts_with("done ") => Ok(()),
-            other => Err(format!(
-                "state {other:?}, status {:?}",
-                attr(node, "umha-evac-status")
-            )),
-        },
-    );
+    wait_closed(node, Duration::from_secs(180));
     assert_eq!(events(from, "alert:storage-fence", Some(node)).len(), 1);
-    assert_once_each(&nova, &ids);
-    nova.delete_servers(&ids);
+    assert_once_each(&nova, ids);
+    nova.delete_servers(ids);
     wait_healthy(&lab);
     wait_nova_healthy(&lab, &nova);
 }

@@ -128,6 +128,28 @@ pub fn lab_sh(snippet: &str) -> String {
     run_ok("bash", &["-c", &script])
 }
 
+/// What Pacemaker shows now, printed when a wait times out: CI keeps only
+/// the test's output, and a timeout without it cannot be explained later.
+pub fn print_cluster_state() {
+    for (cmd, args) in [
+        (
+            "crm_mon",
+            &["-1", "-r", "-f", "-A", "--include=fencing-history"][..],
+        ),
+        ("stonith_admin", &["--history", "*", "--verbose"][..]),
+    ] {
+        match Command::new(cmd).args(args).output() {
+            Ok(out) => println!(
+                "--- {cmd} {}:\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => println!("--- {cmd}: cannot run: {e}"),
+        }
+    }
+}
+
 /// Poll `probe` every 200 ms until it returns `Ok`, for at most `timeout`.
 /// `Err` carries a description of what was seen last, for the panic message.
 pub fn wait_for<T, E: Display>(
@@ -148,6 +170,7 @@ pub fn wait_for<T, E: Display>(
             }
             Err(last) => {
                 if start.elapsed() >= timeout {
+                    print_cluster_state();
                     panic!(
                         "timed out after {}s waiting for: {what} (last seen: {last})",
                         timeout.as_secs()
@@ -185,6 +208,13 @@ pub fn alive(pid: u32) -> bool {
 /// The pid of `node`'s pacemaker-remoted, if it runs.
 pub fn remoted_pid(node: &str) -> Option<u32> {
     read_pid(&state_dir().join("nodes").join(node).join("remoted.pid")).filter(|p| alive(*p))
+}
+
+/// Cut `node`'s power behind Pacemaker's back (the lab's `power` script),
+/// as a crashed host looks to the cluster.
+pub fn crash(node: &str) {
+    println!("crash of {node}: power cut behind Pacemaker's back");
+    run_ok(&lab_dir().join("power").to_string_lossy(), &[node, "off"]);
 }
 
 /// SIGKILL a process.

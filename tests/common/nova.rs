@@ -18,7 +18,9 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 use umha_common::Deadline;
 
-use crate::{Lab, alive, now_epoch, read_pid, resource_locations, state_dir, wait_for};
+use crate::{
+    Lab, alive, now_epoch, read_pid, resource_locations, state_dir, wait_for, wait_healthy,
+};
 
 /// The OpenStack lab's default control-plane state dir.
 pub const OS_STATE_DIR: &str = "/run/umha-openstack";
@@ -611,6 +613,15 @@ pub fn wait_nova_healthy(lab: &Lab, nova: &Nova) {
             service_healthy,
         );
     }
+}
+
+/// Every node online and the cloud healthy, as the tests that crash nodes
+/// start: `None` (skipped) when the lab runs without OpenStack.
+pub fn healthy_nova(lab: &Lab) -> Option<Nova> {
+    wait_healthy(lab);
+    let nova = nova_lab(lab)?;
+    wait_nova_healthy(lab, &nova);
+    Some(nova)
 }
 
 /// Path of `node`'s nova-compute log (compute.sh appends to it).
