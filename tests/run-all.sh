@@ -114,4 +114,14 @@ fi
 step "lab tests (serial)"
 cargo test --locked -p umha-lab-tests -- --ignored --test-threads=1
 
+if [ "$with_openstack" = 1 ]; then
+    # Controller failover needs a second full cluster node: the lab again,
+    # with ctl2 in namespaces of its own.
+    step "lab with two controllers (tests/lab/up.sh --controllers 2 --with-openstack)"
+    bash tests/lab/down.sh
+    UMHA_LAB_CONTROLLERS=2 bash tests/lab/up.sh --with-openstack
+    step "controller failover test"
+    UMHA_LAB_CONTROLLERS=2 cargo test --locked -p umha-lab-tests --test lab_failover -- --ignored --test-threads=1
+fi
+
 step "done in $(( $(date +%s) - started ))s"

@@ -37,10 +37,27 @@ fi
 
 # 1. Pacemaker first, so it does not react to the nodes going away. pacemakerd
 #    stops its daemons on SIGTERM; the remote connections close cleanly.
-if [ -n "$with_os" ] && lab_pidfile_alive "$LAB_STATE/pacemakerd.pid"; then
+controllers=''
+for dir in "$LAB_STATE"/nodes/ctl*; do
+	[ -d "$dir" ] || continue
+	controllers="$controllers ${dir##*/}"
+	# a state dir without its "controllers" file still names them
+	n=${dir##*/ctl}
+	if [[ $n =~ ^[0-9]+$ ]] && ((n > LAB_CONTROLLERS)); then LAB_CONTROLLERS=$n; fi
+done
+if { [ -n "$with_os" ] || [ -n "$controllers" ]; } && lab_pidfile_alive "$LAB_STATE/pacemakerd.pid"; then
 	timeout 10 crm_attribute --type crm_config --name maintenance-mode --update true >/dev/null 2>&1 ||
 		lab_log "could not set maintenance-mode (the nodes' power cut stops nova-compute anyway)"
 fi
+# 1a. A second controller leaves first, cleanly (maintenance mode: nothing
+#     moves), so ctl1 does not fence it; its BMC goes before, so that a fence
+#     anyway (ctl2's pacemakerd hung) cannot power it on again.
+for node in $controllers; do
+	dir=$(lab_node_dir "$node")
+	lab_stop_pidfile "$dir/bmc/ipmi_sim.pid" 3 || true
+	lab_stop_pidfile "$dir/pacemakerd.pid" 15 || true
+	lab_node_cut "$node"
+done
 if [ -e "$LAB_STATE/pacemakerd.pid" ]; then
 	pcmk_pid=$(lab_pidfile_pid "$LAB_STATE/pacemakerd.pid" || true)
 	# pacemakerd's children, to make sure none is left behind
@@ -54,8 +71,9 @@ if [ -e "$LAB_STATE/pacemakerd.pid" ]; then
 	done
 fi
 
-# 2. Compute nodes (power cut: kills everything in their netns) and BMCs.
-for dir in "$LAB_STATE"/nodes/cmp*; do
+# 2. Compute nodes and a second controller (power cut: kills everything in
+#    their netns, ctl2's pacemaker with it) and BMCs.
+for dir in "$LAB_STATE"/nodes/cmp* "$LAB_STATE"/nodes/ctl*; do
 	[ -d "$dir" ] || continue
 	node=${dir##*/}
 	lab_node_index "$node" >/dev/null || continue

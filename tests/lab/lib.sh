@@ -34,6 +34,10 @@ esac
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_STATE=${UMHA_LAB_STATE:-/run/umha-lab}
 LAB_NODES=${UMHA_LAB_NODES:-3}
+# Full cluster nodes: ctl1 (the host's namespaces) and, with 2, ctl2 in
+# namespaces of its own like a compute node (UMHA_LAB_CONTROLLERS=2 or
+# up.sh --controllers 2; a running lab remembers its choice).
+LAB_CONTROLLERS=${UMHA_LAB_CONTROLLERS:-$(cat "$LAB_STATE/controllers" 2>/dev/null || echo 1)}
 # A running lab knows how many nodes it was started with.
 if [ -z "${UMHA_LAB_NODES:-}" ] && [ -r "$LAB_STATE/nodes.count" ]; then
 	LAB_NODES=$(cat "$LAB_STATE/nodes.count")
@@ -44,7 +48,14 @@ LAB_BRIDGE=umha-br0
 LAB_NET=169.254.77
 LAB_BRIDGE_IP=$LAB_NET.1
 LAB_REMOTE_PORT=3121
-LAB_BMC_HOST=127.0.0.1
+# lab_set_controllers N: the number of full cluster nodes, and what follows
+# from it. With a second controller the BMCs listen on the bridge, so that
+# both controllers (the host's namespace and ctl2's) reach them.
+lab_set_controllers() {
+	[[ $1 =~ ^[12]$ ]] || lab_die "the lab runs 1 or 2 controllers, not '$1'"
+	LAB_CONTROLLERS=$1
+	if ((LAB_CONTROLLERS >= 2)); then LAB_BMC_HOST=$LAB_BRIDGE_IP; else LAB_BMC_HOST=127.0.0.1; fi
+}
 LAB_BMC_PORT_BASE=9000
 LAB_BMC_USER='admin'
 # A lab password for the simulated BMCs (IPMI allows at most 16/20 characters).
@@ -98,6 +109,8 @@ lab_require_root() {
 	[ "$(id -u)" -eq 0 ] || lab_die "must run as root"
 }
 
+lab_set_controllers "$LAB_CONTROLLERS"
+
 # ---- node naming ------------------------------------------------------------
 
 # Names of the compute nodes: cmp1 .. cmpN.
@@ -108,21 +121,54 @@ lab_node_names() {
 	done
 }
 
-# Index of a node name (cmp2 -> 2); fails on anything that is not a lab node.
+# The controllers in namespaces of their own: ctl2 (ctl1 is the host's).
+lab_controller_names() {
+	local i
+	for ((i = 2; i <= LAB_CONTROLLERS; i++)); do
+		printf 'ctl%d\n' "$i"
+	done
+}
+
+# Index of a node name (cmp2 -> 2, ctl2 -> 102); fails on anything that is
+# not a lab node.
 lab_node_index() {
-	local n=${1#cmp}
-	case $1 in cmp[0-9]*) ;; *) return 1 ;; esac
+	local n
+	case $1 in
+	cmp[0-9]*) n=${1#cmp} ;;
+	ctl[0-9]*)
+		n=${1#ctl}
+		[[ $n =~ ^[0-9]+$ ]] && ((n >= 2 && n <= LAB_CONTROLLERS)) || return 1
+		printf '%d\n' "$((100 + n))"
+		return 0
+		;;
+	*) return 1 ;;
+	esac
 	[[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 200)) || return 1
 	printf '%d\n' "$n"
 }
 
 lab_node_check() {
-	lab_node_index "$1" >/dev/null || lab_die "not a lab node: '$1' (expected cmp1..cmp$LAB_NODES)"
+	lab_node_index "$1" >/dev/null || lab_die "not a lab node: '$1' (expected cmp1..cmp$LAB_NODES$( [ "$LAB_CONTROLLERS" -ge 2 ] && echo ", ctl2..ctl$LAB_CONTROLLERS"))"
 }
+
+# Every full cluster node: ctl1 (the host) and the controllers above.
+lab_cluster_node_names() {
+	printf '%s\n' "$LAB_CLUSTER_NODE"
+	lab_controller_names
+}
+
+lab_is_controller() { case $1 in ctl[0-9]*) return 0 ;; *) return 1 ;; esac; }
 
 lab_node_ns() { printf 'umha-%s\n' "$1"; }
 lab_node_veth() { printf 'umha-v%s\n' "$1"; }
-lab_node_ip() { printf '%s.%d\n' "$LAB_NET" "$((10 + $(lab_node_index "$1")))"; }
+# cmpN: .(10+N); ctlN: .N (ctl1 is the bridge's own .1).
+lab_node_ip() {
+	if lab_is_controller "$1"; then
+		printf '%s.%d\n' "$LAB_NET" "${1#ctl}"
+	else
+		printf '%s.%d\n' "$LAB_NET" "$((10 + $(lab_node_index "$1")))"
+	fi
+}
 lab_node_bmc_port() { printf '%d\n' "$((LAB_BMC_PORT_BASE + $(lab_node_index "$1")))"; }
 lab_node_dir() { printf '%s/nodes/%s\n' "$LAB_STATE" "$1"; }
 
@@ -329,13 +375,13 @@ lab_net_node_up() {
 # the storage network's too (its veths and bridge live in the namespaces).
 lab_net_down() {
 	local ns veth
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^umha-cmp[0-9]+$' || true); do
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^umha-(cmp|ctl)[0-9]+$' || true); do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	if lab_netns_exists "$LAB_STOR_NS"; then
 		ip netns del "$LAB_STOR_NS" 2>/dev/null || true
 	fi
-	for veth in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^umha-vcmp[0-9]+$' || true); do
+	for veth in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^umha-v(cmp|ctl)[0-9]+$' || true); do
 		ip link del "$veth" 2>/dev/null || true
 	done
 	if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
@@ -476,9 +522,15 @@ lab_node_start() {
 	# The shared storage directory is bind-mounted into that /run: entered
 	# (cd) before the tmpfs hides it, then mounted by relative path with
 	# --no-canonicalize (which keeps mount from resolving it to a hidden path).
-	lab_start_daemon "$node-init" "$dir/init.pid" "$dir/init.log" \
-		ip netns exec "$ns" unshare --uts -- sh -c \
-		"hostname '$node' && cd '$LAB_STOR_SHARE' && mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p '$LAB_STOR_SHARE_MNT' && mount --no-canonicalize --bind . '$LAB_STOR_SHARE_MNT' && cd / && mkdir -p /run/resource-agents /run/lock /run/crm && exec sleep infinity"
+	if lab_is_controller "$node"; then
+		lab_controller_dirs "$node"
+		lab_start_daemon "$node-init" "$dir/init.pid" "$dir/init.log" \
+			ip netns exec "$ns" unshare --uts -- sh -c "$(lab_controller_init "$node")"
+	else
+		lab_start_daemon "$node-init" "$dir/init.pid" "$dir/init.log" \
+			ip netns exec "$ns" unshare --uts -- sh -c \
+			"hostname '$node' && cd '$LAB_STOR_SHARE' && mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p '$LAB_STOR_SHARE_MNT' && mount --no-canonicalize --bind . '$LAB_STOR_SHARE_MNT' && cd / && mkdir -p /run/resource-agents /run/lock /run/crm && exec sleep infinity"
+	fi
 	lab_wait 5 "$node init ready" lab_node_init_ready "$node" || return 1
 	if [ -e "$dir/boot-hold" ]; then
 		lab_log "$node: boot held, services not started"
@@ -487,12 +539,84 @@ lab_node_start() {
 	lab_node_boot "$node"
 }
 
-# Start the node's boot services (the node must be powered).
+# Start the node's boot services (the node must be powered): a compute
+# node's LAB_NODE_BOOT_SERVICES, a controller's corosync and pacemakerd.
 lab_node_boot() {
-	local node=$1 svc
-	for svc in "${LAB_NODE_BOOT_SERVICES[@]}"; do
+	local node=$1 svc services
+	if lab_is_controller "$node"; then
+		services=(corosync pacemakerd)
+	else
+		services=("${LAB_NODE_BOOT_SERVICES[@]}")
+	fi
+	for svc in "${services[@]}"; do
 		"lab_svc_${svc}_start" "$node" || return 1
 	done
+}
+
+# ---- a second controller (UMHA_LAB_CONTROLLERS=2) ----------------------------
+#
+# ctl2 is a full cluster node in namespaces of its own, powered and fenced
+# like a compute node (its init holds the namespaces, its BMC cuts them). Its
+# Pacemaker state is its own: /var/lib/pacemaker, /var/lib/corosync, /run
+# and /dev/shm (libqb's IPC buffers) are private; /run/umha-lab and
+# /run/umha-openstack are the host's (the lab's files, clouds.yaml), bound
+# into its /run. Everything else (agents, /etc/pacemaker/authkey) is the
+# host's file system.
+
+# Its persistent state (kept across power cycles, like a disk).
+lab_controller_dirs() {
+	local dir
+	dir=$(lab_node_dir "$1")
+	mkdir -p "$dir/pacemaker/cib" "$dir/pacemaker/pengine" "$dir/pacemaker/blackbox" \
+		"$dir/pacemaker/cores" "$dir/corosync"
+	chown -R hacluster:haclient "$dir/pacemaker"
+	chmod 0750 "$dir/pacemaker" "$dir/pacemaker/cib" "$dir/pacemaker/pengine"
+}
+
+# The init's script: hostname, the private mounts, then sleep as "the OS".
+# The host's /run is bound at /run/host and the lab's dirs under /run are
+# symlinks into it, not bind mounts: the OpenStack lab's state dir is made
+# (and remade) after ctl2 boots, and a link follows it where a bind mount
+# would keep an empty or deleted directory.
+lab_controller_init() {
+	local node=$1 dir links='' p top
+	dir=$(lab_node_dir "$node")
+	for p in "$LAB_STATE" "$LAB_OS_STATE"; do
+		case $p in
+		/run/?*)
+			top=${p#/run/}
+			top=${top%%/*}
+			links="$links ln -sfn 'host/$top' '/run/$top' &&"
+			;;
+		esac
+	done
+	printf '%s' "hostname '$node' && mount --rbind /run /mnt && mount -t tmpfs -o mode=0755 tmpfs /run && \
+mkdir -p /run/host /run/resource-agents /run/lock /run/crm && mount --rbind /mnt /run/host && umount -l /mnt && \
+$links mount -t tmpfs -o mode=1777 tmpfs /dev/shm && \
+mount --bind '$dir/pacemaker' /var/lib/pacemaker && mount --bind '$dir/corosync' /var/lib/corosync && \
+exec sleep infinity"
+}
+
+lab_svc_corosync_start() {
+	local node=$1 dir pid
+	dir=$(lab_node_dir "$node")
+	pid=$(lab_node_init_pid "$node") || return 1
+	lab_start_daemon "$node-corosync" "$dir/corosync.pid" "$dir/corosync.log" \
+		nsenter -t "$pid" -n -m -u -- corosync -f -c "$LAB_STATE/corosync.conf"
+}
+
+lab_svc_pacemakerd_start() {
+	local node=$1 dir pid
+	dir=$(lab_node_dir "$node")
+	pid=$(lab_node_init_pid "$node") || return 1
+	lab_start_daemon "$node-pacemakerd" "$dir/pacemakerd.pid" "$dir/pacemakerd.log" \
+		PCMK_logfile="$dir/pacemaker.log" PCMK_logfacility=none \
+		nsenter -t "$pid" -n -m -u -- pacemakerd
+}
+
+# crm_mon's view from the host: is NODE an online cluster node?
+lab_controller_online() {
+	lab_crm_mon_xml | lab_xpath "boolean(//nodes/node[@name='$1' and @online='true' and @type='member'])" | grep -qx true
 }
 
 # Hold a node's boot: from its next power on, its services do not start (an OS
@@ -506,8 +630,18 @@ lab_node_hold() {
 lab_node_release() {
 	local node=$1
 	rm -f "$(lab_node_dir "$node")/boot-hold"
-	if lab_node_powered "$node" && ! lab_node_remoted_pid "$node" >/dev/null; then
+	if lab_node_powered "$node" && ! lab_node_booted "$node"; then
 		lab_node_boot "$node"
+	fi
+}
+
+# Has the node booted (its first boot service alive: a compute node's
+# pacemaker-remoted, a controller's corosync)?
+lab_node_booted() {
+	if lab_is_controller "$1"; then
+		lab_pidfile_alive "$(lab_node_dir "$1")/corosync.pid"
+	else
+		lab_node_remoted_pid "$1" >/dev/null
 	fi
 }
 
@@ -777,7 +911,9 @@ lab_evacuator_exists() {
 }
 
 # Fence devices write the marker after a verified off (umha fence agents only;
-# fence_ipmilan has no such option), and the evacuator runs on the cluster node.
+# fence_ipmilan has no such option), and the evacuator runs on a cluster node
+# (ctl1, or ctl2 with two controllers: clouds.yaml and the history file are
+# at the same paths there), never on a remote node.
 lab_evacuator_create() {
 	local node agent
 	agent=$(cat "$LAB_STATE/fence-agent" 2>/dev/null || echo "$LAB_FENCE_AGENT")

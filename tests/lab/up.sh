@@ -6,6 +6,8 @@
 #   tests/lab/up.sh --with-openstack   the same, then the OpenStack lab on top
 #                               (tests/lab/openstack, ~45-90 s more; on a lab
 #                               already up, only that part is added)
+#   tests/lab/up.sh --controllers 2   a second full cluster node ctl2 (a new
+#                               lab; default 1, also with --restart)
 #
 # What it starts (all under setsid, pid files and logs in /run/umha-lab):
 #   - corosync (knet on 127.0.0.1, one node "ctl1", votequorum expected_votes 1)
@@ -40,6 +42,9 @@
 #                                     fence_ipmilan from the Debian package)
 #   UMHA_LAB_KEEP_ON_FAILURE=1        leave a half-started lab for debugging
 #   UMHA_LAB_OPENSTACK=1              as --with-openstack
+#   UMHA_LAB_CONTROLLERS=2            as --controllers 2: a second full cluster
+#                                     node ctl2 in namespaces of its own, with
+#                                     its own BMC (the evacuator fails over)
 # Needs root, the packages of install.sh and the agents of install-agents.sh
 # (fence_ipmi, storage-monitor, umha-dummy). Tear down with down.sh.
 set -euo pipefail
@@ -50,10 +55,18 @@ set -euo pipefail
 restart=''
 with_os=''
 [ "${UMHA_LAB_OPENSTACK:-0}" = 1 ] && with_os=1
-for arg in "$@"; do
+want_controllers=''
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+	arg=${args[i]}
 	case $arg in
 	--restart) restart=1 ;;
 	--with-openstack) with_os=1 ;;
+	--controllers=*) want_controllers=${arg#--controllers=} ;;
+	--controllers)
+		i=$((i + 1))
+		want_controllers=${args[i]:-}
+		;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		exit 0
@@ -61,6 +74,12 @@ for arg in "$@"; do
 	*) lab_die "unknown argument: $arg (try --help)" ;;
 	esac
 done
+# --controllers, else UMHA_LAB_CONTROLLERS; empty: 1 for a new lab, what it
+# runs for a lab already up.
+want_controllers=${want_controllers:-${UMHA_LAB_CONTROLLERS:-}}
+if [ -n "$want_controllers" ] && ! [[ $want_controllers =~ ^[12]$ ]]; then
+	lab_die "--controllers takes 1 or 2"
+fi
 
 lab_require_root
 t0=$(date +%s%N)
@@ -69,6 +88,9 @@ t0=$(date +%s%N)
 cluster_was_up=''
 if lab_is_up; then
 	if [ -z "$restart" ]; then
+		if [ -n "$want_controllers" ] && [ "$want_controllers" != "$LAB_CONTROLLERS" ]; then
+			lab_die "the lab is up with $LAB_CONTROLLERS controller(s), not $want_controllers: use --restart"
+		fi
 		if [ -z "$with_os" ]; then
 			lab_log "lab is already up (corosync pid $(lab_pidfile_pid "$LAB_STATE/corosync.pid")); use --restart to start it afresh"
 			exit 0
@@ -101,8 +123,12 @@ mark() {
 		'BEGIN {printf "%6.1f s  %s\n", ms / 1000, what}' >>"$LAB_STATE/timeline"
 }
 
-# A cluster already up keeps the node count it was started with (lib.sh read it).
-[ -n "$cluster_was_up" ] || LAB_NODES=${UMHA_LAB_NODES:-3}
+# A cluster already up keeps the node and controller counts it was started
+# with (lib.sh read them); a new one never takes them from a stale state dir.
+if [ -z "$cluster_was_up" ]; then
+	LAB_NODES=${UMHA_LAB_NODES:-3}
+	lab_set_controllers "${want_controllers:-1}"
+fi
 
 # ---- prerequisites ----------------------------------------------------------
 
@@ -194,6 +220,7 @@ if [ -z "$cluster_was_up" ]; then
 	done
 	printf '%s\n' "$LAB_NODES" >"$LAB_STATE/nodes.count"
 	printf '%s\n' "$LAB_FENCE_AGENT" >"$LAB_STATE/fence-agent"
+	printf '%s\n' "$LAB_CONTROLLERS" >"$LAB_STATE/controllers"
 fi
 : >"$LAB_STATE/timeline"
 
@@ -244,6 +271,33 @@ write_cib() {
 <rsc_location id=\"fence-$node-on-cluster-nodes\" rsc=\"fence-$node\">
   <rule id=\"fence-$node-on-cluster-nodes-rule\" score=\"-INFINITY\">
     <expression id=\"fence-$node-on-cluster-nodes-expr\" attribute=\"#kind\" operation=\"ne\" value=\"cluster\"/>
+  </rule>
+</rsc_location>"
+	done
+	# A second controller: a fence device of its own (it may not run on the
+	# node it fences, nor on remote nodes). No evacuate=1: not a compute node.
+	for node in $(lab_controller_names); do
+		port=$(lab_node_bmc_port "$node")
+		cibadmin --create --scope resources --xml-text "
+<primitive id=\"fence-$node\" class=\"stonith\" type=\"$LAB_FENCE_AGENT\">
+  <instance_attributes id=\"fence-$node-ia\">
+    <nvpair id=\"fence-$node-ip\" name=\"ip\" value=\"$LAB_BMC_HOST\"/>
+    <nvpair id=\"fence-$node-ipport\" name=\"ipport\" value=\"$port\"/>
+    <nvpair id=\"fence-$node-username\" name=\"username\" value=\"$LAB_BMC_USER\"/>
+    <nvpair id=\"fence-$node-password\" name=\"password\" value=\"$LAB_BMC_PASSWORD\"/>
+    <nvpair id=\"fence-$node-lanplus\" name=\"lanplus\" value=\"1\"/>
+    <nvpair id=\"fence-$node-cipher\" name=\"cipher\" value=\"3\"/>
+    <nvpair id=\"fence-$node-hostlist\" name=\"pcmk_host_list\" value=\"$node\"/>
+  </instance_attributes>
+  <operations>
+    <op id=\"fence-$node-monitor-60s\" name=\"monitor\" interval=\"60s\" timeout=\"20s\"/>
+  </operations>
+</primitive>"
+		cibadmin --create --scope constraints --xml-text "
+<rsc_location id=\"fence-$node-not-self\" rsc=\"fence-$node\">
+  <rule id=\"fence-$node-not-self-rule\" score=\"-INFINITY\" boolean-op=\"or\">
+    <expression id=\"fence-$node-not-self-kind\" attribute=\"#kind\" operation=\"ne\" value=\"cluster\"/>
+    <expression id=\"fence-$node-not-self-uname\" attribute=\"#uname\" operation=\"eq\" value=\"$node\"/>
   </rule>
 </rsc_location>"
 	done
@@ -315,8 +369,35 @@ install_cib() {
 }
 
 write_corosync_conf() {
+	local nodes quorum c
+	if [ "$LAB_CONTROLLERS" -ge 2 ]; then
+		# Over the lab bridge: ctl1 is the host (the bridge's address), ctl2
+		# its own namespace. two_node keeps the survivor quorate when one
+		# dies (and makes both wait for each other at the first start).
+		nodes="	node {
+		name: $LAB_CLUSTER_NODE
+		nodeid: 1
+		ring0_addr: $LAB_BRIDGE_IP
+	}"
+		for c in $(lab_controller_names); do
+			nodes="$nodes
+	node {
+		name: $c
+		nodeid: ${c#ctl}
+		ring0_addr: $(lab_node_ip "$c")
+	}"
+		done
+		quorum="two_node: 1"
+	else
+		nodes="	node {
+		name: $LAB_CLUSTER_NODE
+		nodeid: 1
+		ring0_addr: 127.0.0.1
+	}"
+		quorum="expected_votes: 1"
+	fi
 	cat >"$LAB_STATE/corosync.conf" <<EOF
-# corosync of the umha lab: one cluster node, knet on loopback
+# corosync of the umha lab: $LAB_CONTROLLERS cluster node(s), knet
 totem {
 	version: 2
 	cluster_name: $LAB_CLUSTER_NAME
@@ -332,14 +413,10 @@ logging {
 }
 quorum {
 	provider: corosync_votequorum
-	expected_votes: 1
+	$quorum
 }
 nodelist {
-	node {
-		name: $LAB_CLUSTER_NODE
-		nodeid: 1
-		ring0_addr: 127.0.0.1
-	}
+$nodes
 }
 EOF
 }
@@ -357,13 +434,25 @@ start_cluster() {
 	install_cib
 	write_corosync_conf
 
+	# The bridge first: with two controllers corosync binds to its address.
+	lab_net_up
 	lab_log "starting corosync"
 	lab_start_daemon corosync "$LAB_STATE/corosync.pid" "$LAB_STATE/corosync.log" \
 		corosync -f -c "$LAB_STATE/corosync.conf"
+	for node in $(lab_controller_names); do
+		lab_log "starting $node (corosync + pacemakerd in its own namespaces) and its BMC"
+		lab_net_node_up "$node"
+		# The same CIB as ctl1's to begin with (dc-deadtime 2 s on both);
+		# later boots keep what the cluster wrote there (its "disk").
+		lab_controller_dirs "$node"
+		install -o hacluster -g haclient -m 0600 "$LAB_STATE/cib.xml" \
+			"$(lab_node_dir "$node")/pacemaker/cib/cib.xml"
+		lab_node_start "$node"
+		lab_bmc_start "$node"
+	done
 
-	# While corosync forms its membership: network, compute nodes and BMCs.
+	# While corosync forms its membership: compute nodes and BMCs.
 	lab_log "starting $LAB_NODES compute nodes and their BMCs"
-	lab_net_up
 	lab_stor_up
 	mkdir -p "$LAB_STOR_SHARE"
 	for node in $(lab_node_names); do
@@ -383,14 +472,20 @@ start_cluster() {
 		lab_wait 10 "BMC of $node answering IPMI on $LAB_BMC_HOST:$(lab_node_bmc_port "$node")" lab_bmc_ready "$node"
 	done
 
+	for node in $(lab_controller_names); do
+		lab_wait 10 "BMC of $node answering IPMI on $LAB_BMC_HOST:$(lab_node_bmc_port "$node")" lab_bmc_ready "$node"
+	done
 	lab_wait 30 "a DC elected" lab_have_dc
+	for node in $(lab_controller_names); do
+		lab_wait 60 "$node online in the cluster" lab_controller_online "$node"
+	done
 	lab_log "DC elected; waiting for the remote nodes"
 	lab_wait 40 "all $LAB_NODES remote nodes online" lab_all_remote_online
 	# storage-monitor publishes at start; the transition that starts storage-test
 	# follows the attributes (dampened 1 s).
 	lab_wait 30 "every compute node publishing umha-storage > 0" lab_stor_all_published
 	lab_wait 40 "cluster settled (crm_resource --wait)" lab_settled
-	mark "cluster up: $LAB_CLUSTER_NODE + $(lab_node_names | paste -sd' ') online, storage published, settled"
+	mark "cluster up: $(lab_cluster_node_names | paste -sd' ') + $(lab_node_names | paste -sd' ') online, storage published, settled"
 }
 
 # ---- the OpenStack lab ------------------------------------------------------------
@@ -424,7 +519,7 @@ join_openstack() {
 	mark "compute hosts mapped to cell1"
 	if [ -x "$LAB_OCF_DIR/umha-evacuator" ]; then
 		lab_evacuator_exists || lab_evacuator_create
-		mark "$LAB_EVACUATOR (ocf:umha:umha-evacuator) on $LAB_CLUSTER_NODE; fence devices write $LAB_EVACUATE_ATTR"
+		mark "$LAB_EVACUATOR (ocf:umha:umha-evacuator) on $(lab_cluster_node_names | paste -sd'|'); fence devices write $LAB_EVACUATE_ATTR"
 	else
 		lab_log "$LAB_OCF_DIR/umha-evacuator not installed (tests/lab/install-agents.sh): no evacuator"
 	fi
@@ -441,7 +536,7 @@ fi
 
 trap - EXIT
 t1=$(date +%s%N)
-what="$LAB_CLUSTER_NODE + $(lab_node_names | paste -sd' ') online, settled"
+what="$(lab_cluster_node_names | paste -sd' ') + $(lab_node_names | paste -sd' ') online, settled"
 if [ -n "$with_os" ]; then
 	what="$what; OpenStack on $LAB_BRIDGE_IP, nova-compute up on every node (credentials: $LAB_OS_STATE/clouds.yaml, cloud umha-lab)"
 fi
