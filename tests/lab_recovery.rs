@@ -5,7 +5,8 @@
 //! cmp3 stops being reserved. With too little room on cmp3 (its
 //! `MEMORY_MB` allocation ratio cut through Placement, which nova-compute
 //! keeps since the lab pins no ratio), `rh_priority` sends the rest to the
-//! scheduler.
+//! scheduler. When the scheduler finds no host, `auto_priority` turns to
+//! the reserved host.
 //!
 //! With `on_recovery` unset, a failed node of a segment whose method uses
 //! reserved hosts stays under maintenance (`umha-maintenance`, nova-compute
@@ -311,4 +312,73 @@ fn rh_priority_sends_what_the_full_reserved_host_cannot_take_to_the_scheduler() 
     drop(restore);
     wait_healthy(&lab);
     wait_nova_healthy(&lab, &nova);
+}
+
+/// `auto_priority`: the scheduler first; when it finds no host (cmp2 is
+/// disabled by an operator, cmp3 is in reserve), Nova's conductor marks the
+/// evacuation's migration `error` and the evacuator turns to the reserved
+/// host: every instance lands on cmp3, after exactly one failed try by the
+/// scheduler.
+#[test]
+#[ignore = "needs the lab with OpenStack: tests/lab/up.sh --with-openstack"]
+fn auto_priority_turns_to_the_reserved_host_when_the_scheduler_finds_none() {
+    const OTHER: &str = "cmp2";
+    let lab = require_lab();
+    let Some(nova) = healthy_nova(&lab) else {
+        return;
+    };
+    let mut restore = Restore {
+        params: Params::default(),
+        ratio: None,
+    };
+    restore.params.add("on_recovery", "enable");
+    reserve(&nova, "auto_priority", &mut restore);
+    let compute = nova.compute();
+    let other = nova.compute_service(OTHER).unwrap();
+    compute
+        .disable(&other, "lab: no room for the scheduler", deadline())
+        .unwrap();
+    let _enable_other = Reenable(OTHER);
+    let incident = Incident::boot(&nova, FAILING, 3, "auto-priority");
+    let (ids, from) = (&incident.ids, incident.from);
+    crash(FAILING);
+    let at = wait_landed(&nova, ids, FAILING);
+    println!("instances now on: {at:?}");
+    assert!(
+        at.values().all(|h| h == RESERVED),
+        "every instance on the reserved host: {at:?}"
+    );
+    for id in ids {
+        assert_eq!(
+            nova.evacuations(id),
+            2,
+            "{id}: the scheduler's try, then the reserved host"
+        );
+    }
+    let entries = history_since(from);
+    assert!(
+        entries.iter().any(|e| e["event"] == "reserved-host"),
+        "{entries:?}"
+    );
+    assert_eq!(attr(RESERVED, RESERVED_ATTR), None, "cmp3 was taken");
+    wait_recovered(&nova, FAILING);
+    nova.delete_servers(ids);
+    drop(_enable_other);
+    drop(restore);
+    wait_healthy(&lab);
+    wait_nova_healthy(&lab, &nova);
+}
+
+/// Enables a node's nova-compute again on drop (the test disabled it).
+struct Reenable(&'static str);
+
+impl Drop for Reenable {
+    fn drop(&mut self) {
+        if let Ok(nova) = Nova::try_connect()
+            && let Ok(svc) = nova.compute().compute_service(self.0, deadline())
+            && svc.is_disabled()
+        {
+            let _ = nova.compute().enable(&svc, deadline());
+        }
+    }
 }
