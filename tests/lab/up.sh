@@ -226,6 +226,26 @@ fi
 
 # ---- the CIB, written offline -------------------------------------------------
 
+# The fence device of a lab node: its BMC, IPMI 2.0 (lanplus, cipher 3).
+fence_device_xml() {
+	local node=$1 port=$2
+	printf '%s' "
+<primitive id=\"fence-$node\" class=\"stonith\" type=\"$LAB_FENCE_AGENT\">
+  <instance_attributes id=\"fence-$node-ia\">
+    <nvpair id=\"fence-$node-ip\" name=\"ip\" value=\"$LAB_BMC_HOST\"/>
+    <nvpair id=\"fence-$node-ipport\" name=\"ipport\" value=\"$port\"/>
+    <nvpair id=\"fence-$node-username\" name=\"username\" value=\"$LAB_BMC_USER\"/>
+    <nvpair id=\"fence-$node-password\" name=\"password\" value=\"$LAB_BMC_PASSWORD\"/>
+    <nvpair id=\"fence-$node-lanplus\" name=\"lanplus\" value=\"1\"/>
+    <nvpair id=\"fence-$node-cipher\" name=\"cipher\" value=\"3\"/>
+    <nvpair id=\"fence-$node-hostlist\" name=\"pcmk_host_list\" value=\"$node\"/>
+  </instance_attributes>
+  <operations>
+    <op id=\"fence-$node-monitor-60s\" name=\"monitor\" interval=\"60s\" timeout=\"20s\"/>
+  </operations>
+</primitive>"
+}
+
 write_cib() {
 	local cib=$LAB_STATE/cib.xml node ip port
 	cibadmin --empty >"$cib"
@@ -251,21 +271,7 @@ write_cib() {
     <op id=\"$node-monitor-5s\" name=\"monitor\" interval=\"5s\" timeout=\"15s\"/>
   </operations>
 </primitive>"
-		cibadmin --create --scope resources --xml-text "
-<primitive id=\"fence-$node\" class=\"stonith\" type=\"$LAB_FENCE_AGENT\">
-  <instance_attributes id=\"fence-$node-ia\">
-    <nvpair id=\"fence-$node-ip\" name=\"ip\" value=\"$LAB_BMC_HOST\"/>
-    <nvpair id=\"fence-$node-ipport\" name=\"ipport\" value=\"$port\"/>
-    <nvpair id=\"fence-$node-username\" name=\"username\" value=\"$LAB_BMC_USER\"/>
-    <nvpair id=\"fence-$node-password\" name=\"password\" value=\"$LAB_BMC_PASSWORD\"/>
-    <nvpair id=\"fence-$node-lanplus\" name=\"lanplus\" value=\"1\"/>
-    <nvpair id=\"fence-$node-cipher\" name=\"cipher\" value=\"3\"/>
-    <nvpair id=\"fence-$node-hostlist\" name=\"pcmk_host_list\" value=\"$node\"/>
-  </instance_attributes>
-  <operations>
-    <op id=\"fence-$node-monitor-60s\" name=\"monitor\" interval=\"60s\" timeout=\"20s\"/>
-  </operations>
-</primitive>"
+		cibadmin --create --scope resources --xml-text "$(fence_device_xml "$node" "$port")"
 		# Stonith devices run on the cluster node; remote nodes cannot run them.
 		cibadmin --create --scope constraints --xml-text "
 <rsc_location id=\"fence-$node-on-cluster-nodes\" rsc=\"fence-$node\">
@@ -278,21 +284,7 @@ write_cib() {
 	# node it fences, nor on remote nodes). No evacuate=1: not a compute node.
 	for node in $(lab_controller_names); do
 		port=$(lab_node_bmc_port "$node")
-		cibadmin --create --scope resources --xml-text "
-<primitive id=\"fence-$node\" class=\"stonith\" type=\"$LAB_FENCE_AGENT\">
-  <instance_attributes id=\"fence-$node-ia\">
-    <nvpair id=\"fence-$node-ip\" name=\"ip\" value=\"$LAB_BMC_HOST\"/>
-    <nvpair id=\"fence-$node-ipport\" name=\"ipport\" value=\"$port\"/>
-    <nvpair id=\"fence-$node-username\" name=\"username\" value=\"$LAB_BMC_USER\"/>
-    <nvpair id=\"fence-$node-password\" name=\"password\" value=\"$LAB_BMC_PASSWORD\"/>
-    <nvpair id=\"fence-$node-lanplus\" name=\"lanplus\" value=\"1\"/>
-    <nvpair id=\"fence-$node-cipher\" name=\"cipher\" value=\"3\"/>
-    <nvpair id=\"fence-$node-hostlist\" name=\"pcmk_host_list\" value=\"$node\"/>
-  </instance_attributes>
-  <operations>
-    <op id=\"fence-$node-monitor-60s\" name=\"monitor\" interval=\"60s\" timeout=\"20s\"/>
-  </operations>
-</primitive>"
+		cibadmin --create --scope resources --xml-text "$(fence_device_xml "$node" "$port")"
 		cibadmin --create --scope constraints --xml-text "
 <rsc_location id=\"fence-$node-not-self\" rsc=\"fence-$node\">
   <rule id=\"fence-$node-not-self-rule\" score=\"-INFINITY\" boolean-op=\"or\">
