@@ -7,10 +7,13 @@
 #
 #   tests/lab/install-agents.sh                  every agent of the workspace
 #   tests/lab/install-agents.sh fence_ipmi ...   only these (binary names)
+#   tests/lab/install-agents.sh --test-only      only the agents the package does not
+#                                                ship (umha-dummy, fence_umha_dummy),
+#                                                beside an installed umha package
 #   tests/lab/install-agents.sh --list           what would go where, nothing done
 #   tests/lab/install-agents.sh --uninstall      remove what this script installed
 #
-# Agents are found with `cargo metadata`, so a new crate under stonith/ or
+# Agents are listed by packaging/agents.sh (`cargo metadata`), so a new crate under stonith/ or
 # ocf-agents/ is picked up without editing this script. Installed paths are
 # recorded in /var/lib/umha-lab/installed-agents (for --uninstall); an
 # unchanged binary is not copied again. Run it before up.sh when the lab uses
@@ -29,11 +32,13 @@ die() {
 }
 
 mode=install
+only=''
 wanted=()
 for arg in "$@"; do
 	case $arg in
 	--list) mode=list ;;
 	--uninstall) mode=uninstall ;;
+	--test-only) only=test ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		exit 0
@@ -66,27 +71,11 @@ fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs)"
 command -v python3 >/dev/null 2>&1 || die "python3 not found (tests/lab/install.sh installs it with fence-agents)"
 
-# "package<TAB>kind<TAB>binary" for every binary of stonith/* and ocf-agents/*,
-# then "target<TAB>DIR".
-agents=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c '
-import json, os, sys
-meta = json.load(sys.stdin)
-root = meta["workspace_root"]
-for pkg in meta["packages"]:
-    rel = os.path.relpath(os.path.dirname(pkg["manifest_path"]), root).split(os.sep)
-    kind = {"stonith": "fence", "ocf-agents": "ocf"}.get(rel[0])
-    for t in pkg["targets"]:
-        if "bin" not in t["kind"]:
-            continue
-        # The administrator tools among the crates: umha, umha-alert.
-        if kind is None and t["name"] in ("umha", "umha-alert"):
-            print(pkg["name"], "tool", t["name"], sep="\t")
-        elif kind is not None:
-            print(pkg["name"], kind, t["name"], sep="\t")
-print("target", meta["target_directory"], sep="\t")
-')
+# "package<TAB>kind<TAB>binary<TAB>ship" for every binary, then "target<TAB>DIR":
+# the same list `make install` and the .deb use.
+agents=$("$ROOT/packaging/agents.sh")
 target_dir=$(awk -F'\t' '$1 == "target" { print $2 }' <<<"$agents")
-agents=$(awk -F'\t' '$1 != "target"' <<<"$agents")
+agents=$(awk -F'\t' -v only="$only" '$1 != "target" && (only == "" || $4 == only)' <<<"$agents")
 
 if [ ${#wanted[@]} -gt 0 ]; then
 	selected=''
@@ -107,7 +96,7 @@ dest() {
 }
 
 if [ "$mode" = list ]; then
-	while IFS=$'\t' read -r pkg kind bin; do
+	while IFS=$'\t' read -r pkg kind bin _; do
 		printf '%-24s %-20s -> %s\n' "$bin" "($pkg)" "$(dest "$kind" "$bin")"
 	done <<<"$agents"
 	exit 0
@@ -123,7 +112,7 @@ log "cargo build --release ${pkg_args[*]}"
 
 mkdir -p "$(dirname "$MANIFEST")"
 touch "$MANIFEST"
-while IFS=$'\t' read -r _ kind bin; do
+while IFS=$'\t' read -r _ kind bin _; do
 	src="$target_dir/release/$bin"
 	dst=$(dest "$kind" "$bin")
 	[ -x "$src" ] || die "cargo built no $src"
