@@ -86,6 +86,10 @@ if [ "$have_musl" = 1 ]; then
         if ! file "$bin" | grep -Eq 'static(-pie)? linked'; then
             echo "not static: $(file "$bin")"; bad=1
         fi
+        # ldd runs the dynamic loader's view: nothing to load.
+        if ldd "$bin" 2>&1 | grep -q '=>'; then
+            echo "ldd finds shared libraries in $bin:"; ldd "$bin"; bad=1
+        fi
         printf '  %-24s %8s bytes  static\n' "$(basename "$bin")" "$(stat -c %s "$bin")"
     done
     [ "$bad" = 0 ]
@@ -96,8 +100,26 @@ if [ "${UMHA_SKIP_LAB:-0}" = 1 ]; then
     exit 0
 fi
 
-step "umha agents into /usr/sbin and /usr/lib/ocf (tests/lab/install-agents.sh)"
-bash tests/lab/install-agents.sh
+if [ "$have_musl" = 1 ]; then
+    # The lab runs what ships: the .deb of the static binaries, plus the
+    # test-only agents beside it.
+    step "the Debian package (packaging/build-deb.sh), installed with dpkg"
+    deb=$(bash packaging/build-deb.sh)
+    dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
+    dpkg -i "$deb"
+    dpkg -L umha | grep -E '^/usr/(sbin|lib/ocf/resource.d/umha)/' | sed 's/^/  /'
+    stonith_admin --list-installed | grep -qx ' *fence_ipmi' \
+        || { echo "stonith_admin --list-installed does not show fence_ipmi"; exit 1; }
+    for agent in storage-monitor umha-evacuator; do
+        crm ra list ocf umha | grep -qw "$agent" \
+            || { echo "crm ra list ocf umha does not show $agent"; exit 1; }
+    done
+    step "test-only agents (tests/lab/install-agents.sh --test-only)"
+    bash tests/lab/install-agents.sh --test-only
+else
+    step "umha agents into /usr/sbin and /usr/lib/ocf (tests/lab/install-agents.sh)"
+    bash tests/lab/install-agents.sh
+fi
 
 # down.sh tears down the OpenStack lab too when it was joined (or bound to
 # the lab's bridge).
@@ -113,6 +135,11 @@ fi
 
 step "lab tests (serial)"
 cargo test --locked -p umha-lab-tests -- --ignored --test-threads=1
+
+if [ "$with_openstack" = 1 ]; then
+    step "crm-snippets loaded into the lab, crm_verify -L clean (tests/lab/snippets.sh)"
+    bash tests/lab/snippets.sh
+fi
 
 if [ "$with_openstack" = 1 ]; then
     # Controller failover needs a second full cluster node: the lab again,
