@@ -3,7 +3,8 @@
 #   package<TAB>kind<TAB>binary<TAB>ship
 # kind: fence (stonith/*, to sbin), ocf (ocf-agents/*, to the umha OCF
 # provider) or tool (umha and umha-alert, to sbin); ship: yes, or test for
-# the agents only the lab uses ([package.metadata.umha] test-only = true).
+# the agents and tools only the lab uses ([package.metadata.umha] test-only
+# = true).
 # A last line "target<TAB>DIR" gives cargo's target directory.
 #
 # Both `make install` (packaging/install.sh, and so the .deb) and the lab's
@@ -31,8 +32,9 @@ for pkg in meta["packages"]:
     for t in pkg["targets"]:
         if "bin" not in t["kind"]:
             continue
-        # The administrator tools among the crates: umha, umha-alert.
-        if kind is None and t["name"] in ("umha", "umha-alert"):
+        # The administrator tools among the crates (umha, umha-alert), and
+        # the lab's test-only tools (umha-maas-sim).
+        if kind is None and (t["name"] in ("umha", "umha-alert") or ship == "test"):
             print(pkg["name"], "tool", t["name"], ship, sep="\t")
         elif kind is not None:
             print(pkg["name"], kind, t["name"], ship, sep="\t")

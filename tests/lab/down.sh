@@ -71,6 +71,9 @@ if [ -e "$LAB_STATE/pacemakerd.pid" ]; then
 	done
 fi
 
+# 1b. The MAAS simulator, before the nodes: nothing may power one on again.
+[ ! -e "$LAB_MAAS_DIR/maas-sim.pid" ] || lab_maas_stop || true
+
 # 2. Compute nodes and a second controller (power cut: kills everything in
 #    their netns, ctl2's pacemaker with it) and BMCs.
 for dir in "$LAB_STATE"/nodes/cmp* "$LAB_STATE"/nodes/ctl*; do

@@ -961,3 +961,48 @@ lab_evacuator_delete() {
 		timeout 20 crm_resource --resource "fence-$node" --delete-parameter evacuate >/dev/null 2>&1 || true
 	done
 }
+
+# ---- the MAAS API simulator (umha-maas-sim), fence_maas's way to the power ---
+#
+# No MAAS can be installed, so the lab runs umha's simulator of the MAAS 2.0
+# API on the BMCs' address. Its power actions run tests/lab/power, the same
+# power cut and restore as the BMCs; each compute node is a MAAS machine
+# whose hostname is the node's name. Installed with install-agents.sh
+# (--test-only), never shipped.
+
+LAB_MAAS_SIM=${UMHA_LAB_MAAS_SIM:-/usr/sbin/umha-maas-sim}
+LAB_MAAS_PORT=5240
+LAB_MAAS_DIR=$LAB_STATE/maas
+# The lab's key (consumer:token:secret); fence devices read it through
+# api_key_script, never from the CIB.
+LAB_MAAS_KEY=umhalabconsumer:umhalabtoken:umha-lab-maas-secret
+
+lab_maas_url() { printf 'http://%s:%s/MAAS\n' "$LAB_BMC_HOST" "$LAB_MAAS_PORT"; }
+# A MAAS-style system_id for a node: six lowercase characters.
+lab_maas_system_id() { printf 'umh%03d\n' "$(lab_node_index "$1")"; }
+lab_maas_key_script() { printf '%s\n' "$LAB_MAAS_DIR/api-key.sh"; }
+
+lab_maas_start() {
+	local node machines=()
+	mkdir -p "$LAB_MAAS_DIR"
+	chmod 0700 "$LAB_MAAS_DIR"
+	(umask 077 && printf '%s\n' "$LAB_MAAS_KEY" >"$LAB_MAAS_DIR/api-key")
+	printf '#!/bin/sh\nexec head -n1 %s\n' "$LAB_MAAS_DIR/api-key" >"$(lab_maas_key_script)"
+	chmod 0700 "$(lab_maas_key_script)"
+	for node in $(lab_node_names); do
+		machines+=(--machine "$node=$(lab_maas_system_id "$node")")
+	done
+	lab_start_daemon maas-sim "$LAB_MAAS_DIR/maas-sim.pid" "$LAB_MAAS_DIR/maas-sim.log" \
+		"$LAB_MAAS_SIM" --listen "$LAB_BMC_HOST:$LAB_MAAS_PORT" \
+		--api-key-file "$LAB_MAAS_DIR/api-key" "${machines[@]}" \
+		--power-delay 1 --query-latency 0.2 --power-cmd "$LAB_DIR/power"
+}
+
+# Does the simulator answer HTTP (401 without a key counts: it is up)?
+lab_maas_ready() {
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(lab_maas_url)/api/2.0/machines/" 2>/dev/null) || true
+	[ -n "$code" ] && [ "$code" != 000 ]
+}
+
+lab_maas_stop() { lab_stop_pidfile "$LAB_MAAS_DIR/maas-sim.pid" 3; }

@@ -19,6 +19,8 @@
 #     cmpN, private /run) and pacemaker-remoted inside
 #   - per compute node a simulated BMC (ipmi_sim) on 127.0.0.1:900N whose power
 #     control is tests/lab/bmc-power
+#   - the MAAS API simulator (umha-maas-sim) on the BMCs' address, port 5240,
+#     one machine per compute node, whose power actions run tests/lab/power
 #   - a storage network: netns umha-stor with bridge umha-sbr0 holding the
 #     storage addresses 169.254.78.1, 169.254.78.2, fd75:6d68:6100:78::1; per
 #     node a second veth (st0, 169.254.78.(10+N)) into it (tests/lab/storage
@@ -467,6 +469,12 @@ start_cluster() {
 	for node in $(lab_controller_names); do
 		lab_wait 10 "BMC of $node answering IPMI on $LAB_BMC_HOST:$(lab_node_bmc_port "$node")" lab_bmc_ready "$node"
 	done
+	if [ -x "$LAB_MAAS_SIM" ]; then
+		lab_maas_start
+		lab_wait 10 "the MAAS API simulator answering on $(lab_maas_url)" lab_maas_ready
+	else
+		lab_log "$LAB_MAAS_SIM not installed (tests/lab/install-agents.sh): no MAAS simulator"
+	fi
 	lab_wait 30 "a DC elected" lab_have_dc
 	for node in $(lab_controller_names); do
 		lab_wait 60 "$node online in the cluster" lab_controller_online "$node"
