@@ -1,0 +1,414 @@
+//! A small std-only HTTP/1.1 server: a thread per connection, one request
+//! per connection (`Connection: close`), bounded everywhere (request heads
+//! ≤ 64 KiB, bodies ≤ 1 MiB, socket reads time out, at most
+//! [`MAX_CONNECTIONS`] at once). The same approach as openstack's fake
+//! cloud, without its fault machinery: MAAS's faults are whole answers
+//! (an HTTP status, garbage, silence), decided by the simulator.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_BODY: usize = 1 << 20;
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// More connections than this at once are closed unanswered.
+pub const MAX_CONNECTIONS: usize = 128;
+
+/// A parsed request.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// Query parameters, then form fields of the body (urlencoded or
+    /// multipart), percent-decoded.
+    pub params: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub peer: Option<SocketAddr>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn params<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.params
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Path segments, percent-decoded, empty ones dropped.
+    pub fn segments(&self) -> Vec<String> {
+        self.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect()
+    }
+}
+
+/// What to do with a connection.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Answer(Response),
+    /// Say nothing for this long, then close: a hung server.
+    Silence(Duration),
+}
+
+/// An answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    pub fn text(status: u16, text: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: text.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn raw(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            content_type,
+            body,
+        }
+    }
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Unknown",
+    }
+}
+
+/// Something that answers requests.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: &Request) -> Reply;
+}
+
+/// The listener thread.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(
+        addr: SocketAddr,
+        handler: Arc<dyn Handler>,
+        stop: Arc<AtomicBool>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let accept = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("maas-sim-accept".into())
+                .spawn(move || accept_loop(&listener, &handler, &stop))?
+        };
+        Ok(Self {
+            addr,
+            stop,
+            accept: Some(accept),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop accepting; connections in flight end on their own (their
+    /// sleeps watch the same flag).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(500));
+        if let Some(thread) = self.accept.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Block until the accept loop ends (the binary's main thread).
+    pub fn wait(&mut self) {
+        if let Some(thread) = self.accept.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn accept_loop(listener: &TcpListener, handler: &Arc<dyn Handler>, stop: &Arc<AtomicBool>) {
+    let connections = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        if connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            connections.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let (handler, stop, count) = (
+            Arc::clone(handler),
+            Arc::clone(stop),
+            Arc::clone(&connections),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("maas-sim-conn".into())
+            .spawn(move || {
+                connection(&*handler, &stop, &stream);
+                count.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            connections.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn connection(handler: &dyn Handler, stop: &AtomicBool, stream: &TcpStream) {
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+    let Some(mut request) = read_request(stream) else {
+        let _ = write_response(stream, &Response::text(400, "bad request\n"));
+        return;
+    };
+    request.peer = stream.peer_addr().ok();
+    match handler.handle(&request) {
+        Reply::Answer(response) => {
+            let _ = write_response(stream, &response);
+        }
+        Reply::Silence(d) => {
+            sleep_unless(stop, d);
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Sleep `d` in short steps, cut short when `stop` is set. False if stopped.
+pub fn sleep_unless(stop: &AtomicBool, d: Duration) -> bool {
+    let end = std::time::Instant::now() + d;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(20)));
+    }
+}
+
+fn write_response(mut stream: &TcpStream, response: &Response) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nConnection: close\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        response.status,
+        reason(response.status),
+        response.content_type,
+        response.body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(&response.body)?;
+    stream.flush()?;
+    stream.shutdown(Shutdown::Write)
+}
+
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut head = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match (&mut reader).take(MAX_HEAD as u64).read_line(&mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        head.push_str(&line);
+        if head.len() > MAX_HEAD {
+            return None;
+        }
+    }
+    let mut lines = head.lines();
+    let mut start = lines.next()?.split_whitespace();
+    let method = start.next()?.to_owned();
+    let target = start.next()?.to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map_or(Some(0), |(_, v)| v.parse::<usize>().ok())?;
+    if length > MAX_BODY {
+        return None;
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (target, String::new()),
+    };
+    let mut params = parse_urlencoded(&query);
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    params.extend(parse_form(content_type, &body));
+    Some(Request {
+        method,
+        path,
+        params,
+        headers,
+        peer: None,
+    })
+}
+
+fn parse_urlencoded(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+/// Form fields from a urlencoded or multipart body (text parts only).
+fn parse_form(content_type: &str, body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return parse_urlencoded(&text);
+    }
+    let Some(boundary) = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+    else {
+        return Vec::new();
+    };
+    let boundary = boundary.trim_matches('"');
+    let delimiter = format!("--{boundary}");
+    let mut fields = Vec::new();
+    for part in text.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let name = head
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("name="))
+            .next()
+            .map(|n| n.trim_matches('"').to_owned());
+        if let Some(name) = name {
+            fields.push((name, value.strip_suffix("\r\n").unwrap_or(value).to_owned()));
+        }
+    }
+    fields
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_and_urlencoded_forms() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"stop_mode\"\r\n\r\nsoft\r\n--XyZ\r\nContent-Disposition: form-data; name=\"op\"\r\n\r\npower_off\r\n--XyZ--\r\n";
+        let fields = parse_form("multipart/form-data; boundary=XyZ", body);
+        assert_eq!(
+            fields,
+            vec![
+                ("stop_mode".to_owned(), "soft".to_owned()),
+                ("op".to_owned(), "power_off".to_owned())
+            ]
+        );
+        let fields = parse_form(
+            "application/x-www-form-urlencoded",
+            b"stop_mode=hard&a=%26b+c",
+        );
+        assert_eq!(fields[1], ("a".to_owned(), "&b c".to_owned()));
+        assert!(parse_form("text/plain", b"x=y").is_empty());
+    }
+
+    #[test]
+    fn percent_decoding_tolerates_garbage() {
+        assert_eq!(percent_decode("%26ts"), "&ts");
+        assert_eq!(percent_decode("%zz%2"), "%zz%2");
+    }
+}
