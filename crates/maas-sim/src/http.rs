@@ -1,64 +1,63 @@
 //! A small std-only HTTP/1.1 server: a thread per connection, one request
-//! per connection (`Connection: close`), bounded everywhere (request heads
-//! ≤ 64 KiB, bodies ≤ 1 MiB, socket reads time out, at most
-//! [`MAX_CONNECTIONS`] at once). The same approach as openstack's fake
-//! cloud, without its fault machinery: MAAS's faults are whole answers
-//! (an HTTP status, garbage, silence), decided by the simulator.
+//! per connection (`Connection: close`), at most [`MAX_CONNECTIONS`] at
+//! once. Requests are read by openstack's fake-cloud parser
+//! ([`openstack::testing::http::read_request`], bounded: heads ≤ 64 KiB,
+//! bodies ≤ 4 MiB), so umha's tests have one; what is MAAS's own is the form
+//! decoding (MAAS takes POST parameters as multipart) and the faults, which
+//! are whole answers (an HTTP status, garbage, silence) decided by the
+//! simulator.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-const MAX_HEAD: usize = 64 * 1024;
-const MAX_BODY: usize = 1 << 20;
+pub use openstack::testing::http::{HttpRequest, percent_decode, read_request, reason};
+
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// More connections than this at once are closed unanswered.
 pub const MAX_CONNECTIONS: usize = 128;
 
-/// A parsed request.
-#[derive(Debug, Clone, Default)]
+/// A parsed request, with the form fields of its body.
+#[derive(Debug, Clone)]
 pub struct Request {
-    pub method: String,
-    pub path: String,
-    /// Query parameters, then form fields of the body (urlencoded or
-    /// multipart), percent-decoded.
-    pub params: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
+    pub http: HttpRequest,
+    /// Fields of a urlencoded or multipart body, percent-decoded.
+    pub form: Vec<(String, String)>,
     pub peer: Option<SocketAddr>,
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    pub fn method(&self) -> &str {
+        &self.http.method
     }
 
+    pub fn path(&self) -> &str {
+        &self.http.path
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.http.header(name)
+    }
+
+    /// A query parameter, else a form field, as MAAS (Django) looks them up.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.http.param(name).or_else(|| {
+            self.form
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        })
     }
 
     pub fn params<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.params
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.http.params(name)
     }
 
-    /// Path segments, percent-decoded, empty ones dropped.
     pub fn segments(&self) -> Vec<String> {
-        self.path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect()
+        self.http.segments()
     }
 }
 
@@ -101,22 +100,6 @@ impl Response {
             content_type,
             body,
         }
-    }
-}
-
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Unknown",
     }
 }
 
@@ -214,11 +197,17 @@ fn accept_loop(listener: &TcpListener, handler: &Arc<dyn Handler>, stop: &Arc<At
 fn connection(handler: &dyn Handler, stop: &AtomicBool, stream: &TcpStream) {
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let Some(mut request) = read_request(stream) else {
+    let Some(http) = read_request(stream) else {
         let _ = write_response(stream, &Response::text(400, "bad request\n"));
         return;
     };
-    request.peer = stream.peer_addr().ok();
+    let content_type = http.header("content-type").unwrap_or("").to_owned();
+    let form = parse_form(&content_type, &http.body);
+    let request = Request {
+        http,
+        form,
+        peer: stream.peer_addr().ok(),
+    };
     match handler.handle(&request) {
         Reply::Answer(response) => {
             let _ = write_response(stream, &response);
@@ -257,61 +246,6 @@ fn write_response(mut stream: &TcpStream, response: &Response) -> std::io::Resul
     stream.write_all(&response.body)?;
     stream.flush()?;
     stream.shutdown(Shutdown::Write)
-}
-
-fn read_request(stream: &TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut head = String::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match (&mut reader).take(MAX_HEAD as u64).read_line(&mut line) {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-        if line == "\r\n" || line == "\n" {
-            break;
-        }
-        head.push_str(&line);
-        if head.len() > MAX_HEAD {
-            return None;
-        }
-    }
-    let mut lines = head.lines();
-    let mut start = lines.next()?.split_whitespace();
-    let method = start.next()?.to_owned();
-    let target = start.next()?.to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .map_or(Some(0), |(_, v)| v.parse::<usize>().ok())?;
-    if length > MAX_BODY {
-        return None;
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p.to_owned(), q.to_owned()),
-        None => (target, String::new()),
-    };
-    let mut params = parse_urlencoded(&query);
-    let content_type = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    params.extend(parse_form(content_type, &body));
-    Some(Request {
-        method,
-        path,
-        params,
-        headers,
-        peer: None,
-    })
 }
 
 fn parse_urlencoded(text: &str) -> Vec<(String, String)> {
@@ -362,27 +296,6 @@ fn parse_form(content_type: &str, body: &[u8]) -> Vec<(String, String)> {
     fields
 }
 
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,11 +317,5 @@ mod tests {
         );
         assert_eq!(fields[1], ("a".to_owned(), "&b c".to_owned()));
         assert!(parse_form("text/plain", b"x=y").is_empty());
-    }
-
-    #[test]
-    fn percent_decoding_tolerates_garbage() {
-        assert_eq!(percent_decode("%26ts"), "&ts");
-        assert_eq!(percent_decode("%zz%2"), "%zz%2");
     }
 }

@@ -466,7 +466,7 @@ impl Inner {
             ),
             _ => (rest, request.param("op").map(str::to_owned)),
         };
-        let method = request.method.as_str();
+        let method = request.method();
         Reply::Answer(match (method, rest.as_slice(), op.as_deref()) {
             ("GET", ["machines"], None) => self.list(request),
             ("GET", ["machines", id], None) => self.read(id),
@@ -669,7 +669,7 @@ impl Inner {
         let machine = request.param("machine").unwrap_or("");
         let ok = || Response::text(200, "ok\n");
         let mut state = lock(&self.state);
-        match (request.method.as_str(), what) {
+        match (request.method(), what) {
             ("GET", "state") => {
                 drop(state);
                 Response::json(200, &self.snapshot())
@@ -797,10 +797,10 @@ struct Api(Arc<Inner>);
 
 impl Handler for Api {
     fn handle(&self, request: &Request) -> Reply {
-        if request.path.starts_with(CONTROL_PREFIX) {
+        if request.path().starts_with(CONTROL_PREFIX) {
             return Reply::Answer(self.0.control(request));
         }
-        if request.path.starts_with(API_PREFIX) {
+        if request.path().starts_with(API_PREFIX) {
             return self.0.api(request);
         }
         Reply::Answer(Response::text(404, "Not Found\n"))

@@ -5,6 +5,10 @@
 //! Bounded everywhere: request heads ≤ 64 KiB, bodies ≤ 4 MiB, socket reads
 //! time out after 5 s, at most [`MAX_CONNECTIONS`] connections at once, and
 //! every sleep (stall, slow body) wakes up when the cloud is dropped.
+//!
+//! The request side ([`read_request`], [`HttpRequest`], [`percent_decode`],
+//! [`reason`]) is public for umha's other simulators (maas-sim), so that
+//! there is one HTTP/1.1 request parser for the tests.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -20,11 +24,11 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 4 << 20;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// More connections than this at once are closed unanswered.
-pub(crate) const MAX_CONNECTIONS: usize = 256;
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// A parsed request.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpRequest {
+pub struct HttpRequest {
     pub method: String,
     /// Percent-decoded path segments are produced by [`HttpRequest::segments`].
     pub path: String,
@@ -114,7 +118,7 @@ impl HttpResponse {
     }
 }
 
-pub(crate) fn reason(status: u16) -> &'static str {
+pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
@@ -351,7 +355,8 @@ fn accept_loop(
     }
 }
 
-fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
+/// One request from `stream`: `None` when it is not HTTP/1.1 or breaks a bound.
+pub fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut head = String::new();
     let mut line = String::new();
@@ -413,7 +418,7 @@ fn form_decode(s: &str) -> String {
     percent_decode(&s.replace('+', " "))
 }
 
-pub(crate) fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -71,7 +71,7 @@ use crate::microversion::Microversion;
 use crate::{CloudConfig, Compute, ComputeOptions, Session, SessionOptions};
 
 mod api;
-mod http;
+pub mod http;
 mod state;
 
 use state::{Shared, lock};
