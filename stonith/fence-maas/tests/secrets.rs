@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{CONSUMER_KEY, TOKEN_KEY, TOKEN_SECRET, agent, key, run_stdin, sim};
+use common::{CONSUMER_KEY, TOKEN_KEY, TOKEN_SECRET, agent, assert_no_key, key, run_stdin, sim};
 
 #[test]
 fn a_refused_key_is_a_clear_error_without_the_key() {
@@ -29,7 +29,7 @@ fn a_refused_key_is_a_clear_error_without_the_key() {
                 "{action}: {}",
                 r.describe()
             );
-            r.assert_no_key();
+            assert_no_key(&r);
             assert!(!r.stderr.contains("wrongSecret"), "{}", r.describe());
         }
     }
@@ -50,7 +50,7 @@ fn verbose_runs_and_debug_files_never_show_the_key() {
         ),
     );
     assert_eq!(r.code, 0, "{}", r.describe());
-    r.assert_no_key();
+    assert_no_key(&r);
     let log = std::fs::read_to_string(&debug).unwrap();
     assert!(log.contains("power off requested"), "{log}");
     for part in [CONSUMER_KEY, TOKEN_KEY, TOKEN_SECRET] {
@@ -71,14 +71,14 @@ fn api_key_script_gives_the_key_and_keeps_it_private() {
     );
     let r = run_stdin(&input, &[]);
     assert_eq!(r.code, 0, "{}", r.describe());
-    r.assert_no_key();
+    assert_no_key(&r);
 
     // On the command line, as an operator tests by hand.
     let url = format!("--url={}", sim.url());
     let script = format!("--api-key-script=cat {}", file.display());
     let r = run_stdin("", &[&url, &script, "-n", "cmp1", "-o", "status", "-v"]);
     assert_eq!(r.code, 0, "{}", r.describe());
-    r.assert_no_key();
+    assert_no_key(&r);
 
     let input = format!(
         "url={}\napi_key_script=echo {TOKEN_SECRET} >&2; exit 3\naction=status\nplug=cmp1\n",
@@ -106,7 +106,7 @@ fn api_key_is_not_accepted_on_the_command_line() {
         "{}",
         r.describe()
     );
-    r.assert_no_key();
+    assert_no_key(&r);
     assert_eq!(sim.counters().requests, 0);
 }
 
@@ -119,6 +119,6 @@ fn malformed_keys_are_refused_before_any_request() {
     );
     assert_eq!(r.code, 1, "{}", r.describe());
     assert!(r.stderr.contains("three parts"), "{}", r.describe());
-    r.assert_no_key();
+    assert_no_key(&r);
     assert_eq!(sim.counters().requests, 0);
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{agent, sim};
+use common::{agent, assert_no_key, sim};
 use maas_sim::{Forced, Garbage};
 
 #[test]
@@ -28,7 +28,7 @@ fn off_is_confirmed_by_a_live_query_after_the_asynchronous_delay() {
     let c = sim.counters();
     assert_eq!(c.power_off, 1);
     assert!(c.queries >= 3, "polled until off: {c:?}");
-    r.assert_no_key();
+    assert_no_key(&r);
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn monitor_fails_when_nothing_listens() {
     );
     assert_eq!(r.code, 1, "{}", r.describe());
     assert!(r.stderr.contains("Unable to connect"), "{}", r.describe());
-    r.assert_no_key();
+    assert_no_key(&r);
 }
 
 #[test]

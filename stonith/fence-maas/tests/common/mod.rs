@@ -1,13 +1,14 @@
 //! Helpers of fence_maas's tests: a MAAS simulator on 127.0.0.1 (an
 //! ephemeral port each) and bounded runs of the fence_maas binary with its
-//! options on stdin, as pacemaker-fenced runs it.
+//! options on stdin, as pacemaker-fenced runs it (`stonith_core::testing`).
 
 #![allow(dead_code, clippy::expect_used)] // test helpers: a failed setup should panic loudly
 
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use maas_sim::{MachineSpec, SimConfig, Simulator};
-use umha_common::exec::Command;
+pub use stonith_core::testing::{Run, run_with};
 
 pub const AGENT: &str = env!("CARGO_BIN_EXE_fence_maas");
 
@@ -35,64 +36,51 @@ pub fn sim() -> Simulator {
     Simulator::start(config).expect("start the MAAS simulator")
 }
 
-/// How one run ended.
-#[derive(Debug, Clone)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
+/// Neither the output nor any command line of the run holds a key part.
+pub fn assert_no_key(run: &Run) {
+    for part in [CONSUMER_KEY, TOKEN_KEY, TOKEN_SECRET] {
+        assert!(
+            !run.stdout.contains(part) && !run.stderr.contains(part),
+            "key part {part} leaked:\n{}",
+            run.describe()
+        );
+    }
+    assert!(!run.stderr.contains("panicked"), "{}", run.describe());
 }
 
-impl Run {
-    pub fn describe(&self) -> String {
-        format!(
-            "exit {} after {:.2?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.elapsed, self.stdout, self.stderr
-        )
-    }
-
-    /// Neither output holds any part of the key.
-    pub fn assert_no_key(&self) {
-        for part in [CONSUMER_KEY, TOKEN_KEY, TOKEN_SECRET] {
-            assert!(
-                !self.stdout.contains(part) && !self.stderr.contains(part),
-                "key part {part} leaked:\n{}",
-                self.describe()
-            );
-        }
-        assert!(!self.stderr.contains("panicked"), "{}", self.describe());
-    }
+/// The command lines of `pid` and its children, while it runs.
+fn command_lines(pid: u32) -> Vec<String> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    std::iter::once(pid.to_string())
+        .chain(children.split_whitespace().map(str::to_owned))
+        .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .collect()
 }
 
-/// fence_maas with exactly `stdin`, bounded to 90 s.
+/// fence_maas with `args` and exactly `stdin`, as pacemaker-fenced runs
+/// it, bounded to 90 s; its command line and its children's are sampled
+/// all along and must never show the key.
 pub fn run_stdin(stdin: &str, args: &[&str]) -> Run {
-    let started = Instant::now();
-    let mut cmd = Command::new(AGENT)
-        .args(args)
-        .timeout(Duration::from_secs(90));
-    for var in [
-        "HA_LOGFACILITY",
-        "HA_LOGFILE",
-        "HA_DEBUGLOG",
-        "HA_debug",
-        "HA_LOGTAG",
-        "http_proxy",
-        "https_proxy",
-    ] {
-        cmd = cmd.env_remove(var);
-    }
-    let out = cmd
-        .env("PCMK_service", "pacemaker-fenced")
-        .stdin(stdin.as_bytes().to_vec())
-        .run()
-        .expect("run fence_maas");
-    Run {
-        code: out.code(),
-        stdout: out.stdout_lossy(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+    let key_on_argv = args.iter().any(|a| a.contains(TOKEN_SECRET));
+    run_with(
+        Path::new(AGENT),
+        args,
+        stdin,
+        &[("PCMK_service", "pacemaker-fenced")],
+        Duration::from_secs(90),
+        |pid| {
+            if key_on_argv {
+                return;
+            }
+            for line in command_lines(pid) {
+                for part in [CONSUMER_KEY, TOKEN_KEY, TOKEN_SECRET] {
+                    assert!(!line.contains(part), "key part on a command line: {line}");
+                }
+            }
+        },
+    )
 }
 
 /// fence_maas against `sim` with the key and fast polling, then `lines`
