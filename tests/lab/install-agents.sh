@@ -2,8 +2,11 @@
 # Build umha's agents (cargo, release profile) and install them where
 # Pacemaker looks for them (as root):
 #   fence agents, the binaries of stonith/*    -> /usr/sbin/NAME
+#     (fence_ipmi, fence_maas, fence_umha_dummy)
 #   OCF agents, the binaries of ocf-agents/*   -> /usr/lib/ocf/resource.d/umha/NAME
 #   the tools umha and umha-alert (crates/*)   -> /usr/sbin/NAME
+#   umha-maas-sim, the MAAS API simulator that fence_maas is tried against
+#     in the lab (see stonith/fence-maas/README.md) -> /usr/sbin/NAME
 #
 #   tests/lab/install-agents.sh                  every agent of the workspace
 #   tests/lab/install-agents.sh fence_ipmi ...   only these (binary names)
@@ -78,8 +81,8 @@ for pkg in meta["packages"]:
     for t in pkg["targets"]:
         if "bin" not in t["kind"]:
             continue
-        # The administrator tools among the crates: umha, umha-alert.
-        if kind is None and t["name"] in ("umha", "umha-alert"):
+        # The administrator tools among the crates, and the MAAS simulator of the lab.
+        if kind is None and t["name"] in ("umha", "umha-alert", "umha-maas-sim"):
             print(pkg["name"], "tool", t["name"], sep="\t")
         elif kind is not None:
             print(pkg["name"], kind, t["name"], sep="\t")
