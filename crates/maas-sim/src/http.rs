@@ -1,11 +1,10 @@
 //! A small std-only HTTP/1.1 server: a thread per connection, one request
 //! per connection (`Connection: close`), at most [`MAX_CONNECTIONS`] at
-//! once. Requests are read by openstack's fake-cloud parser
-//! ([`openstack::testing::http::read_request`], bounded: heads ≤ 64 KiB,
-//! bodies ≤ 4 MiB), so umha's tests have one; what is MAAS's own is the form
-//! decoding (MAAS takes POST parameters as multipart) and the faults, which
-//! are whole answers (an HTTP status, garbage, silence) decided by the
-//! simulator.
+//! once. Requests are read by the parser umha's simulators share
+//! ([`http_testkit::read_request`], bounded: heads ≤ 64 KiB, bodies ≤
+//! 4 MiB); what is MAAS's own is the form decoding (MAAS takes POST
+//! parameters as multipart) and the faults, which are whole answers (an
+//! HTTP status, garbage, silence) decided by the simulator.
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -14,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use openstack::testing::http::{HttpRequest, percent_decode, read_request, reason};
+pub use http_testkit::{HttpRequest, percent_decode, read_request, reason};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// More connections than this at once are closed unanswered.
