@@ -73,6 +73,7 @@ use crate::{CloudConfig, Compute, ComputeOptions, Session, SessionOptions};
 mod api;
 pub mod http;
 mod state;
+pub mod tls;
 
 use state::{Shared, lock};
 
