@@ -7,6 +7,8 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 
+pub use umha_common::percent::{decode as percent_decode, encode as percent_encode};
+
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 4 << 20;
 
@@ -141,43 +143,6 @@ fn form_decode(s: &str) -> String {
     percent_decode(&s.replace('+', " "))
 }
 
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .unwrap_or("");
-            if let Ok(v) = u8::from_str_radix(hex, 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Percent-encode a query value.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,11 +178,5 @@ mod tests {
         assert!(parse(huge.as_bytes()).is_none());
         assert!(parse(b"GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc").is_none());
         assert!(parse(b"").is_none());
-    }
-
-    #[test]
-    fn percent_coding() {
-        assert_eq!(percent_decode("%26ts%zz%4"), "&ts%zz%4");
-        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
     }
 }

@@ -231,7 +231,7 @@ impl Maas {
         let mut url = format!("{}machines/", self.config.api_root);
         if let Some(name) = hostname {
             url.push_str("?hostname=");
-            url.push_str(&crate::oauth::percent_encode(name));
+            url.push_str(&umha_common::percent::encode(name));
         }
         let body = self.send(reqwest::Method::GET, &url, None, MAX_LIST_BODY, deadline)?;
         parse_machines(&body)

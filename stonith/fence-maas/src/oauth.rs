@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use umha_common::Secret;
+use umha_common::percent::encode as percent_encode;
 
 /// Why a key is unusable. Never contains any part of the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,19 +110,6 @@ fn nonce() -> String {
         bytes = (now ^ u128::from(std::process::id())).to_le_bytes();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// RFC 3986 unreserved characters stay, everything else is `%XX`.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
