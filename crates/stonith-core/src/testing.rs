@@ -10,6 +10,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The developer's HA logging variables, which tests keep away from agents.
+pub const HA_ENVIRONMENT: &[&str] = &[
+    "HA_LOGFACILITY",
+    "HA_LOGFILE",
+    "HA_DEBUGLOG",
+    "HA_debug",
+    "HA_LOGTAG",
+];
+
 /// How one run ended.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -55,14 +64,7 @@ pub fn run_with(
     let started = Instant::now();
     let mut cmd = Command::new(program);
     cmd.args(args);
-    for var in [
-        "HA_LOGFACILITY",
-        "HA_LOGFILE",
-        "HA_DEBUGLOG",
-        "HA_debug",
-        "HA_LOGTAG",
-        "PCMK_service",
-    ] {
+    for var in HA_ENVIRONMENT.iter().chain(&["PCMK_service"]) {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());

@@ -81,7 +81,7 @@ fn api_key_script_gives_the_key_and_keeps_it_private() {
     assert_no_key(&r);
 
     let input = format!(
-        "url={}\napi_key_script=echo {TOKEN_SECRET} >&2; exit 3\naction=status\nplug=cmp1\n",
+        "url={}\napi_key_script=echo vault: denied >&2; exit 3\naction=status\nplug=cmp1\n",
         sim.url()
     );
     let r = run_stdin(&input, &[]);

@@ -85,9 +85,27 @@ pub fn make_pki(dir: &Path) -> bool {
 pub struct TlsServer {
     child: Child,
     pub port: u16,
+    /// The CA that signed the server's certificate (for `localhost`), and
+    /// one that signed nothing, as paths a configuration takes.
+    pub ca: String,
+    pub other_ca: String,
 }
 
 impl TlsServer {
+    /// [`make_pki`] in `dir`, then [`TlsServer::start`]; `None` after a
+    /// `SKIPPED:` line when the openssl CLI cannot do either.
+    pub fn with_new_pki(dir: &Path) -> Option<Self> {
+        if !make_pki(dir) {
+            println!("SKIPPED: the openssl CLI could not make test certificates");
+            return None;
+        }
+        let server = Self::start(dir);
+        if server.is_none() {
+            println!("SKIPPED: openssl s_server did not start");
+        }
+        server
+    }
+
     /// Serve `srv.pem`/`srv.key` of [`make_pki`]'s `dir` with `s_server -www`
     /// (an HTML page for any GET, nothing for a POST).
     pub fn start(dir: &Path) -> Option<Self> {
@@ -107,7 +125,13 @@ impl TlsServer {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let server = Self { child, port };
+        let path = |name: &str| dir.join(name).display().to_string();
+        let server = Self {
+            child,
+            port,
+            ca: path("ca.pem"),
+            other_ca: path("otherca.pem"),
+        };
         let until = Instant::now() + Duration::from_secs(5);
         while Instant::now() < until {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
