@@ -59,7 +59,7 @@ pub enum ApiError {
         "cannot verify MAAS's TLS certificate (set ssl_ca_file to its CA, or ssl_insecure=1): {0}"
     )]
     Tls(String),
-    #[error("MAAS's answer is larger than {0} bytes")]
+    #[error("MAAS's answer is larger than {} KiB", .0 / 1024)]
     TooLarge(usize),
     #[error("MAAS's answer is not what the MAAS 2.0 API documents: {0}")]
     Malformed(String),

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{agent, assert_no_key, sim};
-use maas_sim::{Forced, Garbage};
+use maas_sim::{Forced, Garbage, MachineSpec, SimConfig, Simulator};
 
 #[test]
 fn off_is_confirmed_by_a_live_query_after_the_asynchronous_delay() {
@@ -196,6 +196,20 @@ fn list_and_list_status() {
         "cmp1,aaa111,ON\ncmp2,bbb222,OFF\ncmp3,ccc333,ON\n"
     );
     assert_eq!(sim.counters().queries, 0, "listing uses the cached state");
+}
+
+#[test]
+fn a_large_maas_is_listed_whole() {
+    let machines = (0..3000)
+        .map(|i| MachineSpec::new(format!("node{i:04}"), format!("id{i:04}")))
+        .collect();
+    let sim = Simulator::start(SimConfig::new(common::key(), machines)).unwrap();
+    let r = agent(&sim, "action=list\n");
+    assert_eq!(r.code, 0, "{}", r.describe());
+    assert_eq!(r.stdout.lines().count(), 3000);
+    assert!(r.stdout.contains("node2999,id2999\n"));
+    let r = agent(&sim, "action=status\nplug=node1234\n");
+    assert_eq!(r.code, 0, "{}", r.describe());
 }
 
 #[test]
