@@ -47,9 +47,9 @@ impl ApiKey {
     pub fn parse(key: &Secret) -> Result<Self, KeyError> {
         let text = key.expose().trim();
         let parts: Vec<&str> = text.split(':').collect();
-        if parts.len() != 3 {
+        let [consumer_key, token_key, token_secret] = parts.as_slice() else {
             return Err(KeyError::Parts(parts.len()));
-        }
+        };
         if parts.iter().any(|p| p.is_empty()) {
             return Err(KeyError::EmptyPart);
         }
@@ -57,9 +57,9 @@ impl ApiKey {
             return Err(KeyError::BadCharacter);
         }
         Ok(Self {
-            consumer_key: Secret::new(parts[0]),
-            token_key: Secret::new(parts[1]),
-            token_secret: Secret::new(parts[2]),
+            consumer_key: Secret::new(*consumer_key),
+            token_key: Secret::new(*token_key),
+            token_secret: Secret::new(*token_secret),
         })
     }
 
