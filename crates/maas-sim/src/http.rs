@@ -26,6 +26,20 @@ pub struct Request {
     /// Fields of a urlencoded or multipart body, percent-decoded.
     pub form: Vec<(String, String)>,
     pub peer: Option<SocketAddr>,
+    /// The address the connection came in on.
+    pub local: Option<SocketAddr>,
+}
+
+impl Request {
+    /// The peer is this host: a loopback address, or one of the host's own
+    /// addresses (the lab reaching a simulator that listens on its bridge).
+    pub fn from_this_host(&self) -> bool {
+        match (self.peer, self.local) {
+            (Some(peer), _) if peer.ip().is_loopback() => true,
+            (Some(peer), Some(local)) => peer.ip() == local.ip(),
+            _ => false,
+        }
+    }
 }
 
 impl Request {
@@ -206,6 +220,7 @@ fn connection(handler: &dyn Handler, stop: &AtomicBool, stream: &TcpStream) {
         http,
         form,
         peer: stream.peer_addr().ok(),
+        local: stream.local_addr().ok(),
     };
     match handler.handle(&request) {
         Reply::Answer(response) => {
@@ -298,6 +313,27 @@ fn parse_form(content_type: &str, body: &[u8]) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_requests_come_from_this_host_only() {
+        let request = |peer: &str, local: &str| Request {
+            http: HttpRequest {
+                method: "GET".into(),
+                path: "/_sim/state".into(),
+                query: Vec::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+            form: Vec::new(),
+            peer: peer.parse().ok(),
+            local: local.parse().ok(),
+        };
+        assert!(request("127.0.0.1:4000", "127.0.0.1:5240").from_this_host());
+        assert!(request("[::1]:4000", "[::1]:5240").from_this_host());
+        assert!(request("10.77.0.1:4000", "10.77.0.1:5240").from_this_host());
+        assert!(!request("10.77.0.12:4000", "10.77.0.1:5240").from_this_host());
+        assert!(!request("", "").from_this_host());
+    }
 
     #[test]
     fn multipart_and_urlencoded_forms() {

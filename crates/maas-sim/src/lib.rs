@@ -21,7 +21,8 @@
 //! faults for the next API requests (an HTTP status such as 503, silence,
 //! hostile bodies). Tests drive them through [`Simulator`]; the binary
 //! `umha-maas-sim` offers the same on a control interface under `/_sim/`
-//! that answers loopback peers only. With `--power-cmd` the power is not
+//! that answers this host only (loopback, or a connection from one of its
+//! own addresses). With `--power-cmd` the power is not
 //! simulated but delegated (`PROGRAM <hostname> on|off|status`), which is
 //! how the Pacemaker lab wires it to its simulated BMCs.
 

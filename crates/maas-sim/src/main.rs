@@ -11,7 +11,7 @@ use maas_sim::{MachineSpec, SimConfig, Simulator};
 
 /// A simulator of the MAAS 2.0 API subset fence_maas uses (not a MAAS).
 ///
-/// Control interface (loopback peers only, no key), under /_sim/:
+/// Control interface (this host only, no key), under /_sim/:
 /// GET state; POST fail?count=N&status=503, hang?count=N&seconds=S,
 /// garbage?count=N&kind=not-json|wrong-shape|deep|huge|cycle, clear,
 /// force?machine=H&state=unknown|error|none, power?machine=H&state=on|off,

@@ -15,7 +15,7 @@ use crate::http::{Handler, Reply, Request, Response, Server, percent_decode, sle
 
 /// The path prefix of the MAAS 2.0 API, as a region controller serves it.
 pub const API_PREFIX: &str = "/MAAS/api/2.0/";
-/// The control interface's prefix (loopback peers only, no key).
+/// The control interface's prefix (this host only, no key).
 pub const CONTROL_PREFIX: &str = "/_sim/";
 /// How long a `--power-cmd` run may take.
 const POWER_CMD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -646,9 +646,8 @@ impl Inner {
     }
 
     fn control(&self, request: &Request) -> Response {
-        let loopback = request.peer.is_some_and(|p| p.ip().is_loopback());
-        if !loopback {
-            return Response::text(403, "the control interface answers loopback peers only\n");
+        if !request.from_this_host() {
+            return Response::text(403, "the control interface answers this host only\n");
         }
         let count = || {
             request
