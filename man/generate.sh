@@ -11,6 +11,7 @@ set -euo pipefail
 # no page.
 AGENTS=(
     "fence-ipmi       fence_ipmi        fence_ipmi.8                  -o manpage"
+    "fence-maas       fence_maas        fence_maas.8                  -o manpage"
     "storage-monitor  storage-monitor   ocf_umha_storage-monitor.7    --man"
     "umha-evacuator   umha-evacuator    ocf_umha_umha-evacuator.7     --man"
     "umha-cli         umha              umha.8                        man"

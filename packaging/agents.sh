@@ -33,7 +33,7 @@ for pkg in meta["packages"]:
         if "bin" not in t["kind"]:
             continue
         # The administrator tools among the crates (umha, umha-alert), and
-        # the lab's test-only tools (umha-maas-sim).
+        # the test-only tools of the lab (umha-maas-sim).
         if kind is None and (t["name"] in ("umha", "umha-alert") or ship == "test"):
             print(pkg["name"], "tool", t["name"], ship, sep="\t")
         elif kind is not None:

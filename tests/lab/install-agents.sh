@@ -2,13 +2,17 @@
 # Build umha's agents (cargo, release profile) and install them where
 # Pacemaker looks for them (as root):
 #   fence agents, the binaries of stonith/*    -> /usr/sbin/NAME
+#     (fence_ipmi, fence_maas, fence_umha_dummy)
 #   OCF agents, the binaries of ocf-agents/*   -> /usr/lib/ocf/resource.d/umha/NAME
 #   the tools umha and umha-alert (crates/*)   -> /usr/sbin/NAME
+#   umha-maas-sim, the MAAS API simulator that fence_maas is tried against
+#     in the lab (see stonith/fence-maas/README.md) -> /usr/sbin/NAME
 #
 #   tests/lab/install-agents.sh                  every agent of the workspace
 #   tests/lab/install-agents.sh fence_ipmi ...   only these (binary names)
 #   tests/lab/install-agents.sh --test-only      only the agents the package does not
-#                                                ship (umha-dummy, fence_umha_dummy),
+#                                                ship (umha-dummy, fence_umha_dummy,
+#                                                umha-maas-sim),
 #                                                beside an installed umha package
 #   tests/lab/install-agents.sh --list           what would go where, nothing done
 #   tests/lab/install-agents.sh --uninstall      remove what this script installed

@@ -59,7 +59,7 @@ pub mod service;
 pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod tls;
+pub mod tls;
 
 pub use action::InstanceAction;
 pub use auth::{Catalog, Token};

@@ -13,7 +13,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, ClientBuilder};
 use reqwest::{Certificate, redirect};
 
 use crate::clouds::CloudConfig;
@@ -31,10 +31,27 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-pub(crate) fn client(cloud: &CloudConfig, options: &SessionOptions) -> Result<Client> {
+/// Whom a umha HTTP client trusts. Shared by this crate's Keystone/Nova
+/// session and by agents that speak other REST APIs (fence_maas), so that
+/// every umha client loads roots, refuses foreign redirects and warns about
+/// disabled verification the same way.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    /// False only when the operator turned verification off by name
+    /// (`verify: false`, `ssl_insecure=1`).
+    pub verify: bool,
+    /// A PEM bundle that replaces the system one.
+    pub ca_file: Option<&'a Path>,
+    /// What is being configured, for messages: `cloud "x" (clouds.yaml)`.
+    pub subject: &'a str,
+    /// The endpoint uses https: without any root, say so.
+    pub https: bool,
+}
+
+/// A client builder with umha's trust and redirect rules; callers add their
+/// timeouts and connection policy.
+pub fn client_builder(trust: &Trust<'_>) -> Result<ClientBuilder> {
     let mut builder = Client::builder()
-        .connect_timeout(options.connect_timeout)
-        .timeout(options.request_timeout)
         .user_agent(concat!("umha/", env!("CARGO_PKG_VERSION")))
         .redirect(redirect::Policy::custom(|attempt| {
             if attempt.previous().len() > 3 {
@@ -51,35 +68,49 @@ pub(crate) fn client(cloud: &CloudConfig, options: &SessionOptions) -> Result<Cl
             }
         }))
         .tls_built_in_root_certs(false);
+    if !trust.verify {
+        log::warn!(
+            "TLS certificate verification is OFF for {}, as configured: anyone on the path can read the credentials",
+            trust.subject
+        );
+        builder = builder.danger_accept_invalid_certs(true);
+    } else {
+        for cert in roots(trust)? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
+}
+
+pub(crate) fn client(cloud: &CloudConfig, options: &SessionOptions) -> Result<Client> {
+    let subject = format!("cloud {:?} ({})", cloud.name, cloud.origin);
+    let trust = Trust {
+        verify: cloud.verify,
+        ca_file: cloud.cacert.as_deref(),
+        subject: &subject,
+        https: cloud.auth_url.starts_with("https:"),
+    };
+    let mut builder = client_builder(&trust)?
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.request_timeout);
     if !options.reuse_connections {
         builder = builder.pool_max_idle_per_host(0);
     }
     if !options.use_env_proxy {
         builder = builder.no_proxy();
     }
-    if !cloud.verify {
-        log::warn!(
-            "TLS certificate verification is OFF for cloud {:?} ({}), as configured: anyone on the path can read the credentials",
-            cloud.name,
-            cloud.origin
-        );
-        builder = builder.danger_accept_invalid_certs(true);
-    } else {
-        for cert in roots(cloud)? {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
     builder
         .build()
         .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", chain(&e))))
 }
 
-fn roots(cloud: &CloudConfig) -> Result<Vec<Certificate>> {
-    if let Some(path) = &cloud.cacert {
+fn roots(trust: &Trust<'_>) -> Result<Vec<Certificate>> {
+    if let Some(path) = trust.ca_file {
         let certs = load_bundle(path)?;
         if certs.is_empty() {
             return Err(Error::Config(format!(
-                "cacert {}: no PEM certificate in it",
+                "{}: CA bundle {}: no PEM certificate in it",
+                trust.subject,
                 path.display()
             )));
         }
@@ -98,10 +129,10 @@ fn roots(cloud: &CloudConfig) -> Result<Vec<Certificate>> {
             return load_bundle(path);
         }
     }
-    if cloud.auth_url.starts_with("https:") {
+    if trust.https {
         log::warn!(
-            "no system CA bundle found; set cacert for cloud {:?}",
-            cloud.name
+            "no system CA bundle found; configure a CA bundle for {}",
+            trust.subject
         );
     }
     Ok(Vec::new())

@@ -5,128 +5,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests: a failed expectation is the report
 
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use openstack::testing::tls::TlsServer;
 use openstack::{CloudConfig, Compute, ComputeOptions, Error, Session, SessionOptions};
 use umha_common::Deadline;
-
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A CA and a server certificate for `localhost` (not 127.0.0.1) signed by it, and
-/// another CA that signed nothing.
-fn make_pki(dir: &Path) -> bool {
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let ca = |name: &str| {
-        let (key, crt, subj) = (
-            format!("{name}.key"),
-            format!("{name}.pem"),
-            format!("/CN=umha test {name}"),
-        );
-        let mut args = vec!["req", "-x509"];
-        args.extend(ec);
-        args.extend(["-keyout", &key, "-out", &crt, "-days", "2", "-subj", &subj]);
-        openssl(dir, &args)
-    };
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    ca("ca")
-        && ca("otherca")
-        && openssl(dir, &csr)
-        && openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "srv.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "srv.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-            ],
-        )
-}
-
-/// `openssl s_server` on a free loopback port; killed on drop.
-struct TlsServer {
-    child: Child,
-    port: u16,
-}
-
-impl TlsServer {
-    fn start(dir: &Path) -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = Command::new("openssl")
-            .args([
-                "s_server", "-quiet", "-www", "-cert", "srv.pem", "-key", "srv.key",
-            ])
-            .args(["-accept", &format!("127.0.0.1:{port}")])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = Self { child, port };
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn attempt(host: &str, port: u16, extra: &str) -> Error {
     let yaml = format!(
@@ -155,16 +39,10 @@ fn attempt(host: &str, port: u16, extra: &str) -> Error {
 #[test]
 fn cacert_wrong_ca_wrong_name_and_insecure() {
     let dir = tempfile::tempdir().unwrap();
-    if !make_pki(dir.path()) {
-        println!("SKIPPED: the openssl CLI could not make test certificates");
-        return;
-    }
-    let Some(server) = TlsServer::start(dir.path()) else {
-        println!("SKIPPED: openssl s_server did not start");
+    let Some(server) = TlsServer::with_new_pki(dir.path()) else {
         return;
     };
-    let ca = dir.path().join("ca.pem").display().to_string();
-    let other = dir.path().join("otherca.pem").display().to_string();
+    let (ca, other) = (server.ca.clone(), server.other_ca.clone());
 
     // The right CA and name: the handshake passes.
     let e = attempt("localhost", server.port, &format!("    cacert: {ca}\n"));

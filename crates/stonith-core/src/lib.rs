@@ -71,6 +71,8 @@ pub mod password;
 mod run;
 pub mod runner;
 pub mod spec;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timing;
 
 pub use action::Action;

@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod exec;
 pub mod log;
 pub mod panic;
+pub mod percent;
 pub mod secret;
 
 pub use deadline::Deadline;

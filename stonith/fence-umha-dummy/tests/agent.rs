@@ -78,13 +78,7 @@ fn finish(output: Output, started: Instant) -> Run {
 fn command() -> Command {
     let mut cmd = Command::new(AGENT);
     // Keep the HA logging environment of the developer out of the tests.
-    for var in [
-        "HA_LOGFACILITY",
-        "HA_LOGFILE",
-        "HA_DEBUGLOG",
-        "HA_debug",
-        "HA_LOGTAG",
-    ] {
+    for var in stonith_core::testing::HA_ENVIRONMENT {
         cmd.env_remove(var);
     }
     cmd

@@ -71,8 +71,9 @@ use crate::microversion::Microversion;
 use crate::{CloudConfig, Compute, ComputeOptions, Session, SessionOptions};
 
 mod api;
-mod http;
+pub mod http;
 mod state;
+pub mod tls;
 
 use state::{Shared, lock};
 
