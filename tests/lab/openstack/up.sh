@@ -84,7 +84,10 @@ done
 for f in /usr/lib/uwsgi/plugins/python3_plugin.so /etc/nova/api-paste.ini /etc/glance/glance-api-paste.ini /etc/neutron/api-paste.ini; do
 	[ -r "$f" ] || os_die "$f missing; run tests/lab/openstack/install.sh first"
 done
-if [ "$OS_HOST" != 127.0.0.1 ] && ! ip -o addr show 2>/dev/null | grep -q " inet $OS_HOST/"; then
+# Read whole first: under pipefail, grep -q leaving early can kill ip with
+# SIGPIPE and fail the test although the address is there.
+addresses=$(ip -o addr show 2>/dev/null || true)
+if [ "$OS_HOST" != 127.0.0.1 ] && ! grep -q " inet $OS_HOST/" <<<"$addresses"; then
 	os_die "UMHA_OS_HOST=$OS_HOST is not an address of this machine (for 169.254.77.1, bring the Pacemaker lab up first: tests/lab/up.sh)"
 fi
 busy=''
