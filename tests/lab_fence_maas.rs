@@ -117,7 +117,10 @@ impl MaasFencing {
             }
         }
         xml.push_str("</fencing-topology>");
-        let _ = run("cibadmin", &["--delete", "--xml-text", "<fencing-topology/>"]);
+        let _ = run(
+            "cibadmin",
+            &["--delete", "--xml-text", "<fencing-topology/>"],
+        );
         run_ok(
             "cibadmin",
             &["--create", "--scope", "configuration", "--xml-text", &xml],
@@ -132,7 +135,10 @@ impl MaasFencing {
 
 impl Drop for MaasFencing {
     fn drop(&mut self) {
-        let _ = run("cibadmin", &["--delete", "--xml-text", "<fencing-topology/>"]);
+        let _ = run(
+            "cibadmin",
+            &["--delete", "--xml-text", "<fencing-topology/>"],
+        );
         if let Some(node) = self.stopped_bmc.take() {
             let _ = run(
                 "bash",
@@ -161,7 +167,11 @@ impl Drop for MaasFencing {
             );
             let _ = run(
                 "cibadmin",
-                &["--delete", "--xml-text", &format!("<primitive id=\"{id}\"/>")],
+                &[
+                    "--delete",
+                    "--xml-text",
+                    &format!("<primitive id=\"{id}\"/>"),
+                ],
             );
         }
     }
@@ -204,7 +214,13 @@ fn fence_maas_is_described_by_pcs_and_listed_by_stonith_admin() {
         "stonith_admin --list-installed does not show fence_maas"
     );
     let described = run_ok("pcs", &["stonith", "describe", "fence_maas"]);
-    for option in ["url", "api_key_script", "power_timeout", "stop_mode", "plug"] {
+    for option in [
+        "url",
+        "api_key_script",
+        "power_timeout",
+        "stop_mode",
+        "plug",
+    ] {
         assert!(
             described.contains(option),
             "pcs stonith describe fence_maas does not show {option}:\n{described}"
@@ -233,9 +249,11 @@ fn stonith_admin_reboot_fences_cmp1_through_maas() {
     );
     let history = FenceHistory::query().unwrap();
     assert!(
-        history.events_for(node).any(|e| e.action == FenceAction::Reboot
-            && e.status == FenceStatus::Success
-            && e.completed.is_some_and(|c| c.secs() >= since)),
+        history
+            .events_for(node)
+            .any(|e| e.action == FenceAction::Reboot
+                && e.status == FenceStatus::Success
+                && e.completed.is_some_and(|c| c.secs() >= since)),
         "no successful reboot of {node} in the fence history"
     );
     wait_healthy(&lab);
