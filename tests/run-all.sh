@@ -139,6 +139,8 @@ cargo test --locked -p umha-lab-tests -- --ignored --test-threads=1
 if [ "$with_openstack" = 1 ]; then
     step "crm-snippets loaded into the lab, crm_verify -L clean (tests/lab/snippets.sh)"
     bash tests/lab/snippets.sh
+    step "the README's demo on the lab (tests/lab/demo.sh, with the installed package)"
+    UMHA_DEMO_INSTALLED=1 bash tests/lab/demo.sh --keep
 fi
 
 if [ "$with_openstack" = 1 ]; then

@@ -6,6 +6,8 @@
 #   tests/lab/demo.sh [--keep | --down] [NODE]     (NODE defaults to cmp2)
 #   UMHA_DEMO_SERVERS=N   instances booted on NODE first (default 10)
 #   UMHA_DEMO_OPENSTACK=0 the Pacemaker part only (no Nova, no evacuation)
+#   UMHA_DEMO_INSTALLED=1 skip step 1: packages and agents are installed
+#                         already (run-all.sh: from the .deb)
 #
 # 1. install.sh and openstack/install.sh (each skips in well under a second
 #    when everything is installed; about 3 min fresh), then install-agents.sh
@@ -52,10 +54,12 @@ lab_require_root
 with_os=1
 [ "${UMHA_DEMO_OPENSTACK:-1}" != 0 ] || with_os=''
 n_servers=${UMHA_DEMO_SERVERS:-10}
-"$LAB_DIR/install.sh"
-[ -z "$with_os" ] || "$LAB_DIR/openstack/install.sh"
-# Always: the lab's CIB runs umha's OCF agents whatever the fence agent.
-"$LAB_DIR/install-agents.sh"
+if [ "${UMHA_DEMO_INSTALLED:-0}" != 1 ]; then
+	"$LAB_DIR/install.sh"
+	[ -z "$with_os" ] || "$LAB_DIR/openstack/install.sh"
+	# Always: the lab's CIB runs umha's OCF agents whatever the fence agent.
+	"$LAB_DIR/install-agents.sh"
+fi
 was_up=''
 lab_is_up && was_up=1
 if [ -n "$with_os" ]; then
@@ -168,7 +172,8 @@ if [ -n "$with_os" ]; then
 	echo
 	lab_log "booting $n_servers instances on $node"
 	for ((i = 1; i <= n_servers; i++)); do
-		id=$(lab_os_query os_nova POST /servers "$(jq -cn --arg name "umha-demo-$i" --arg img "$image_id" --arg az "nova:$node" \
+		# networks "none" needs microversion 2.37.
+		id=$(OS_MICROVERSION=2.37 lab_os_query os_nova POST /servers "$(jq -cn --arg name "umha-demo-$i" --arg img "$image_id" --arg az "nova:$node" \
 			'{server: {name: $name, imageRef: $img, flavorRef: "1", networks: "none", availability_zone: $az}}')" | jq -r .server.id)
 		server_ids="$server_ids $id"
 	done
