@@ -37,13 +37,8 @@ struct HoldGuard;
 impl HoldGuard {
     fn set() -> Self {
         let deadline = umha_common::Deadline::after(Duration::from_secs(20));
-        cib::attr::set_property(
-            "umha-evacuator",
-            "umha-hold",
-            "lab_nova: gate test",
-            deadline,
-        )
-        .unwrap_or_else(|e| panic!("set the valve hold: {e}"));
+        cib::attr::set_property("umha-valve", "umha-hold", "lab_nova: gate test", deadline)
+            .unwrap_or_else(|e| panic!("set the valve hold: {e}"));
         HoldGuard
     }
 }
@@ -51,7 +46,7 @@ impl HoldGuard {
 impl Drop for HoldGuard {
     fn drop(&mut self) {
         let deadline = umha_common::Deadline::after(Duration::from_secs(20));
-        let _ = cib::attr::delete_property("umha-evacuator", "umha-hold", deadline);
+        let _ = cib::attr::delete_property("umha-valve", "umha-hold", deadline);
     }
 }
 

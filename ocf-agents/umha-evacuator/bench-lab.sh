@@ -138,7 +138,7 @@ marker_of() { node_attr "$1" "$MARKER"; }
 set_marker() { timeout 20 crm_attribute --node "$1" --name "$MARKER" --lifetime forever --update "$2" >/dev/null; }
 clear_marker() { timeout 20 crm_attribute --node "$1" --name "$MARKER" --lifetime forever --delete >/dev/null 2>&1; }
 hold_of() {
-	timeout 20 crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold \
+	timeout 20 crm_attribute --type crm_config --set-name umha-valve --name umha-hold \
 		--query --quiet 2>/dev/null
 }
 evacuator_running() { timeout 20 crm_resource --resource "$EVACUATOR" --locate 2>&1 | grep -q 'is running on: ctl1'; }
@@ -426,7 +426,7 @@ cleanup() {
 	h=$(hold_of)
 	if [ -n "$h" ]; then
 		log "releasing a hold: $h"
-		timeout 20 crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold --delete >/dev/null 2>&1
+		timeout 20 crm_attribute --type crm_config --set-name umha-valve --name umha-hold --delete >/dev/null 2>&1
 	fi
 	for n in $(lab_node_names); do
 		if [ "$("$LAB_DIR/power" "$n" status 2>/dev/null)" = off ]; then

@@ -60,7 +60,7 @@ pub fn attr(node: &str, name: &str) -> Option<String> {
     .unwrap_or(None)
 }
 
-/// The valve's hold (`umha-hold` in the `umha-evacuator` cluster property
+/// The valve's hold (`umha-hold` in the `umha-valve` cluster property
 /// set), if one is set.
 pub fn hold() -> Option<String> {
     let out = run(
@@ -69,7 +69,7 @@ pub fn hold() -> Option<String> {
             "--type",
             "crm_config",
             "--set-name",
-            "umha-evacuator",
+            "umha-valve",
             "--name",
             "umha-hold",
             "--query",
@@ -83,7 +83,7 @@ pub fn hold() -> Option<String> {
 /// Release the hold, as an operator does (fine when none is set).
 pub fn release_hold() {
     let _ = cib::attr::delete_property(
-        "umha-evacuator",
+        "umha-valve",
         "umha-hold",
         umha_common::Deadline::after(Duration::from_secs(20)),
     );

@@ -76,7 +76,7 @@ pub fn require_lab() -> Lab {
 /// the evacuator's own tests set up what they check.
 fn forget_evacuations(lab: &Lab) {
     let deadline = || umha_common::Deadline::after(Duration::from_secs(20));
-    let _ = cib::attr::delete_property("umha-evacuator", "umha-hold", deadline());
+    let _ = cib::attr::delete_property("umha-valve", "umha-hold", deadline());
     for node in &lab.nodes {
         if cib::attr::query_persistent(node, "umha-evacuate", deadline())
             .ok()

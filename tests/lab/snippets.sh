@@ -88,6 +88,10 @@ nothing_active() {
 	! grep -q 'active="true"' <<<"$mon" && lab_settled
 }
 
+# Hold the valve (`umha hold`): its property set is in the CIB while the
+# recipe loads. Released in check_running.
+valve_hold() { timeout 20 umha hold --reason "tests/lab/snippets.sh" >/dev/null; }
+
 resource_running() { crm_resource --resource "$1" --locate 2>/dev/null | grep -q 'is running on'; }
 
 # What every recipe must leave running, and a clean crm_verify.
@@ -111,6 +115,7 @@ check_running() {
 		|| lab_die "$what: no umha-alert alert"
 	timeout 10 cibadmin --query --scope configuration --xpath "//fencing-level[@target='cmp1']" >/dev/null \
 		|| lab_die "$what: no fencing topology"
+	timeout 20 umha release >/dev/null
 	lab_log "$what: loaded, crm_verify -L -V clean, every resource running"
 }
 
@@ -143,6 +148,9 @@ if wanted crm; then
 crm_for_lab >"$work/instance-ha.crm"
 only_lab_addresses "$work/instance-ha.crm"
 erase
+# A cluster whose valve has tripped once keeps the hold's property set: the
+# recipe must load beside it (its ids must not collide with the primitives').
+valve_hold
 lab_log "crm configure load update instance-ha.crm"
 timeout 120 crm configure load update "$work/instance-ha.crm"
 check_running crmsh
@@ -152,6 +160,7 @@ fi
 if wanted pcs; then
 erase
 cib=$work/instance-ha.xml
+valve_hold
 timeout 30 pcs cluster cib "$cib"
 lab_log "pcs -f: instance-ha.pcs.sh"
 CIB=$cib \

@@ -95,7 +95,7 @@ pub enum Command {
     /// Hold the valve: no evacuation starts until `umha release`.
     ///
     /// Sets the cluster property the evacuator sets itself when its valve
-    /// trips (umha-hold in property set umha-evacuator). Fencing and
+    /// trips (umha-hold in property set umha-valve). Fencing and
     /// evacuations already running go on.
     Hold {
         /// Why, for the other operators (shown by `umha status`).

@@ -18,7 +18,7 @@
 //!   keeps a reserved host idle, and `umha-maintenance` after an incident
 //!   with `on_recovery=manual` (unset: in reserved-host segments).
 //!
-//! Cluster-wide, in the `umha-evacuator` cluster property set: `umha-hold`,
+//! Cluster-wide, in the `umha-valve` cluster property set: `umha-hold`,
 //! the valve's hold, which the operator deletes to release it.
 
 use std::fmt;
@@ -28,7 +28,12 @@ pub const HANDLED: &str = "umha-evac-handled";
 pub const STATE: &str = "umha-evac-state";
 pub const STATUS: &str = "umha-evac-status";
 pub const HOLD: &str = "umha-hold";
-pub const HOLD_SET: &str = "umha-evacuator";
+/// Not `umha-evacuator`: CIB ids are unique across the whole CIB, and that is
+/// the name operators (and the crm-snippets) give the evacuator's primitive.
+/// A property set of the same id made the hold impossible to set, and a
+/// configuration with such a primitive impossible to load once a hold had
+/// been set.
+pub const HOLD_SET: &str = "umha-valve";
 
 /// Where one node's incident stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,7 +37,7 @@ migrations are completed: un-force, wait for up, then enable.
 The valve (UMHA's [valve]) stops everything when too many compute nodes fail within \
 failure_window: nothing is evacuated, the cluster property umha-hold (property set \
 umha-evacuator) is set and an alert is logged. Release the hold with umha release, or \
-crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold --delete. \
+crm_attribute --type crm_config --set-name umha-valve --name umha-hold --delete. \
 A node counts as failed when it is down, carries a marker, or was fenced or lost within the \
 window, so slow cascades trip it too.
 
@@ -443,7 +443,7 @@ crm resource param evacuator set segment_recovery_methods az1:rh_priority",
         Example {
             title: "Release the valve's hold",
             tool: Tool::Shell,
-            command: "crm_attribute --type crm_config --set-name umha-evacuator --name umha-hold --delete",
+            command: "crm_attribute --type crm_config --set-name umha-valve --name umha-hold --delete",
         },
         Example {
             title: "What it did",
