@@ -50,7 +50,10 @@ p property set stonith-enabled=true cluster-recheck-interval=1min
 for pair in $COMPUTE_NODES; do
 	node=${pair%%=*}
 	# pcs cluster node add-remote does the same and also copies the authkey
-	# through pcsd; on a CIB file the resource is created directly.
+	# through pcsd; on a CIB file the resource is created directly. A node
+	# that was a remote node before keeps an entry with its name in the
+	# nodes section, and pcs refuses the id ("'cmp1' already exists"):
+	# remove it first with crm_node --force --remove cmp1.
 	# shellcheck disable=SC2086 # option lists are words
 	p resource create "$node" ocf:pacemaker:remote server="${pair#*=}" $REMOTE_OPTIONS \
 		op monitor interval=20s timeout=30s --force

@@ -80,6 +80,11 @@ erase() {
 	timeout 20 cibadmin --delete --xml-text '<fencing-topology/>' >/dev/null 2>&1 || true
 	timeout 20 cibadmin --delete --xml-text '<alerts/>' >/dev/null 2>&1 || true
 	lab_wait 120 "every resource stopped" nothing_active
+	# Remote nodes' entries (they carry persistent node attributes: the
+	# evacuator's state, say) share the remote resources' ids, which pcs
+	# refuses to create beside them ("'cmp1' already exists"). Removed once
+	# the connections are down (the controller writes them while they run).
+	timeout 20 cibadmin --delete-all --force --xpath "/cib/configuration/nodes/node[@type='remote']" >/dev/null 2>&1 || true
 }
 
 nothing_active() {
