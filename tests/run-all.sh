@@ -108,10 +108,16 @@ if [ "$have_musl" = 1 ]; then
     dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
     dpkg -i "$deb"
     dpkg -L umha | grep -E '^/usr/(sbin|lib/ocf/resource.d/umha)/' | sed 's/^/  /'
-    stonith_admin --list-installed | grep -qx ' *fence_ipmi' \
-        || { echo "stonith_admin --list-installed does not show fence_ipmi"; exit 1; }
+    # Read whole before grep -q: under pipefail, grep leaving at the first
+    # match can kill the writer with SIGPIPE and fail the check.
+    fence_agents=$(stonith_admin --list-installed)
+    for agent in fence_ipmi fence_maas; do
+        grep -qx "$agent" <<<"$fence_agents" \
+            || { echo "stonith_admin --list-installed does not show $agent"; exit 1; }
+    done
+    ocf_agents=$(crm ra list ocf umha)
     for agent in storage-monitor umha-evacuator; do
-        crm ra list ocf umha | grep -qw "$agent" \
+        grep -qw "$agent" <<<"$ocf_agents" \
             || { echo "crm ra list ocf umha does not show $agent"; exit 1; }
     done
     step "test-only agents (tests/lab/install-agents.sh --test-only)"
